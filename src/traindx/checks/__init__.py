@@ -1,0 +1,1 @@
+"""Checks: small pure functions ``Run -> symptoms``, one per file, grouped by family."""

@@ -1,0 +1,1 @@
+"""Generalization checks: training against held-out curves (codes TDX4xx)."""

@@ -1,0 +1,1 @@
+"""Loss-curve checks (codes TDX1xx)."""

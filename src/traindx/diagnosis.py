@@ -1,0 +1,130 @@
+"""The Diagnosis: the one value every renderer reads, and its JSON contract."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from .findings import Hypothesis, Request, Symptom, UserSymptom
+from .run import Run
+
+SCHEMA_VERSION = "1.0"
+MAX_LISTED_SKIPPED = 200
+MAX_LISTED_ISSUES = 100
+
+
+@dataclass
+class Diagnosis:
+    status: str  # diagnosis_complete | needs_more_data | healthy
+    run: Run
+    symptoms: list[Symptom]
+    root_causes: list[Hypothesis]
+    requests: list[Request]
+    user_symptoms: list[UserSymptom] = field(default_factory=list)
+    quick_fixes: list[str] = field(default_factory=list)
+    analysis_artifacts: dict[str, str] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    unexplained: list[str] = field(default_factory=list)
+    task: str | None = None
+    checks_run: list[str] = field(default_factory=list)
+
+    @property
+    def top_cause(self) -> Hypothesis | None:
+        return self.root_causes[0] if self.root_causes else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON contract (DESIGN.md): plain types only, deterministic order, no NaN."""
+        d: dict[str, Any] = {
+            "schema_version": SCHEMA_VERSION,
+            "status": self.status,
+            "summary": self.headline(),
+            "run": run_section(self.run),
+            "symptoms": [s.to_dict() for s in self.symptoms],
+            "root_causes": [h.to_dict() for h in self.root_causes],
+            "unexplained_symptoms": list(self.unexplained),
+            "quick_fixes": list(self.quick_fixes),
+            "requests": [r.to_dict() for r in self.requests],
+            "user_symptoms": [u.to_dict() for u in self.user_symptoms],
+            "analysis_artifacts": dict(sorted(self.analysis_artifacts.items())),
+            "checks_run": list(self.checks_run),
+            "errors": list(self.errors),
+        }
+        if self.task:
+            d["task"] = self.task
+        return clean(d)
+
+    def headline(self) -> str:
+        """One sentence: the status and the top cause or the main symptom."""
+        top = self.top_cause
+        if self.status == "healthy":
+            n = len(self.run.series)
+            return f"No problem found in {n} series from {len(self.run.sources)} file(s)."
+        if top is not None and top.confidence >= 0.8:
+            return f"{top.issue} (confidence {top.confidence:.2f})."
+        if self.symptoms:
+            s = self.symptoms[0]
+            lead = f"{s.summary[0].upper()}{s.summary[1:]}"
+            if top is not None:
+                return f"{lead}. Most likely: {top.issue.lower()} (confidence {top.confidence:.2f}); more data needed to confirm."
+            return f"{lead}. No cause can be named from this evidence; more data needed."
+        if not self.run.series:
+            return "No training metrics could be read; more data needed."
+        return "More data needed."
+
+
+def run_section(run: Run) -> dict[str, Any]:
+    sources = [
+        {"path": s.path, "reader": s.reader, "format": s.detail or s.reader, "series": s.series, "events": s.events}
+        for s in sorted(run.sources, key=lambda s: s.path)
+    ]
+    skipped_all = sorted(run.skipped, key=lambda s: s.path)
+    skipped = [{"path": s.path, "reason": s.reason, "error": s.error} for s in skipped_all[:MAX_LISTED_SKIPPED]]
+    used = []
+    for name in sorted(run.series):
+        s = run.series[name]
+        used.append(
+            {
+                "name": name,
+                "source": s.source,
+                "source_name": s.source_name,
+                "points": len(s),
+                "step_unit": s.step_unit,
+                "step_source": s.step_source,
+                "alternates": [f"{a.source_name} in {a.source} ({len(a)} points)" for a in run.alternates.get(name, [])],
+            }
+        )
+    rng = run.step_range
+    events: dict[str, int] = {}
+    for e in run.events:
+        events[e.kind] = events.get(e.kind, 0) + 1
+    out: dict[str, Any] = {
+        "sources": sources,
+        "skipped": skipped,
+        "skipped_count": len(skipped_all),
+        "steps": None if rng is None else [rng[0], rng[1]],
+        "series": sorted(run.series),
+        "series_used": used,
+        "events": dict(sorted(events.items())),
+        "config_keys": len(run.config),
+        "read_issues": [str(i) for i in run.issues[:MAX_LISTED_ISSUES]],
+        "read_issue_count": len(run.issues),
+    }
+    return out
+
+
+def clean(obj: Any) -> Any:
+    """Plain JSON types; NaN/inf become None; integral floats in step-like places stay numbers."""
+    if isinstance(obj, dict):
+        return {str(k): clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [clean(v) for v in obj]
+    if isinstance(obj, float):
+        if not math.isfinite(obj):
+            return None
+        if obj == int(obj) and abs(obj) < 2**53:
+            return int(obj)
+        return round(obj, 6)
+    if hasattr(obj, "item") and callable(obj.item):  # numpy scalars
+        return clean(obj.item())
+    return obj

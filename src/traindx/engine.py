@@ -1,0 +1,155 @@
+"""The pipeline: artifacts -> Run -> checks -> symptoms -> reasoning -> Diagnosis."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Sequence
+
+from .checks.registry import all_checks
+from .diagnosis import Diagnosis
+from .findings import Request, Symptom, severity_rank
+from .ingest.discover import Progress, discover
+from .reasoning import confidence as conf
+from .reasoning.catalog import entry
+from .reasoning.reason import reason
+from .run import ConfigValue, Run, Skipped
+from .user_symptoms import check_user_symptom
+
+STATUS_HEALTHY = "healthy"
+STATUS_COMPLETE = "diagnosis_complete"
+STATUS_MORE = "needs_more_data"
+
+# Symptoms at or above this severity make a run not healthy.
+SIGNIFICANT = "medium"
+
+
+def run_checks(run: Run, overrides: dict[str, dict[str, Any]] | None = None) -> tuple[list[Symptom], list[Request], list[str], list[str]]:
+    """(symptoms, requests for missing signals, internal errors, codes run)."""
+    symptoms: list[Symptom] = []
+    requests: list[Request] = []
+    errors: list[str] = []
+    ran: list[str] = []
+    for spec in all_checks():
+        if spec.missing(run):
+            if spec.request is not None:
+                requests.append(spec.request)
+            continue
+        try:
+            symptoms.extend(spec.run(run, (overrides or {}).get(spec.code)))
+            ran.append(spec.code)
+        except Exception as e:  # noqa: BLE001 - a failing check is reported, the others still run
+            errors.append(f"{spec.code} {spec.name}: internal error: {type(e).__name__}: {e}")
+    symptoms.sort(key=lambda s: (-severity_rank(s.severity), s.code, s.step if s.step is not None else 0.0))
+    return symptoms, requests, errors, ran
+
+
+def _dedupe(requests: list[Request]) -> list[Request]:
+    seen: set[str] = set()
+    out = []
+    for r in requests:
+        if r.need not in seen:
+            seen.add(r.need)
+            out.append(r)
+    return out
+
+
+def diagnose_run(
+    run: Run,
+    *,
+    user_symptoms: Sequence[str] = (),
+    task: str | None = None,
+    overrides: dict[str, dict[str, Any]] | None = None,
+) -> Diagnosis:
+    symptoms, requests, errors, ran = run_checks(run, overrides)
+    hyps, more, rule_errors = reason(run, symptoms)
+    errors.extend(rule_errors)
+    significant = [s for s in symptoms if severity_rank(s.severity) >= severity_rank(SIGNIFICANT)]
+    has_loss = any(n.startswith("loss/") for n in run.series)
+    if not significant:
+        status = STATUS_HEALTHY if has_loss else STATUS_MORE
+        if not has_loss:
+            requests.insert(
+                0,
+                Request(
+                    "training metrics (a loss curve)",
+                    "no loss series was found in the given files, so nothing can be said about the training",
+                    "point traindx at the run's log, metrics CSV/JSONL, trainer_state.json, or tracking-system folder",
+                ),
+            )
+    elif any(h.confidence >= conf.COMPLETE_AT for h in hyps):
+        status = STATUS_COMPLETE
+    else:
+        status = STATUS_MORE
+    explained = {sid for h in hyps for sid in h.explains}
+    unexplained = sorted({s.id for s in significant if s.id not in explained})
+    quick: list[str] = []
+    for h in hyps:
+        if h.confidence < 0.6:
+            continue
+        q = entry(h.id).quick_fix
+        if q not in quick:
+            quick.append(q)
+    user = [check_user_symptom(t, run, symptoms) for t in user_symptoms]
+    return Diagnosis(
+        status=status,
+        run=run,
+        symptoms=symptoms,
+        root_causes=hyps,
+        requests=_dedupe(more + requests),
+        user_symptoms=user,
+        quick_fixes=quick[:5],
+        errors=errors,
+        unexplained=unexplained,
+        task=task,
+        checks_run=ran,
+    )
+
+
+def diagnose_paths(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    user_symptoms: Sequence[str] = (),
+    context: Any = None,
+    progress: Progress | None = None,
+    overrides: dict[str, dict[str, Any]] | None = None,
+) -> Diagnosis:
+    """Discover and diagnose; ``context`` is a ContextPackage (or None)."""
+    all_paths: list[str | os.PathLike[str]] = list(paths)
+    symptoms = list(user_symptoms)
+    task = None
+    tmp: tempfile.TemporaryDirectory[str] | None = None
+    labels: dict[Path, str] = {}
+    try:
+        if context is not None:
+            all_paths.extend(context.paths)
+            symptoms.extend(context.symptoms)
+            task = context.task
+            if context.error_texts:
+                tmp = tempfile.TemporaryDirectory(prefix="traindx-context-")
+                p = Path(tmp.name) / "error_messages.txt"
+                p.write_text("\n".join(context.error_texts) + "\n", encoding="utf-8")
+                all_paths.append(p)
+                labels[p] = "context:error_messages"
+        run = discover(all_paths, progress=progress, labels=labels) if all_paths else Run()
+        if context is not None:
+            for k, v in _flatten(context.config).items():
+                run.config.setdefault(k, ConfigValue(k, v, context.source, None))
+            for m in context.missing:
+                run.skipped.append(Skipped(m, f"named in {context.source} but does not exist"))
+        return diagnose_run(run, user_symptoms=symptoms, task=task, overrides=overrides)
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out

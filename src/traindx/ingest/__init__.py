@@ -1,0 +1,1 @@
+"""Ingest: one reader per format, ``discover`` to walk, sniff, read and merge."""

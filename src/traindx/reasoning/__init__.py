@@ -1,0 +1,1 @@
+"""Reasoning: root-cause rules from symptoms and facts to ranked, evidenced hypotheses."""

@@ -1,0 +1,1 @@
+"""Renderers: each takes the same Diagnosis (JSON is the source of truth)."""
