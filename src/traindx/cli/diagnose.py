@@ -106,16 +106,12 @@ def diagnose(
 
     run = diagnosis.run
     problems = [s for s in run.skipped if s.error]
-    if not quiet:
-        for s in problems:
-            warn(f"{s.path}: {s.reason}")
-        for issue in run.issues[:5]:
-            warn(str(issue))
-        if len(run.issues) > 5:
-            warn(f"... and {len(run.issues) - 5} more read issues (listed in --format json under run.read_issues)")
     if not run.sources and not run.config:
         if problems:
-            fail(f"nothing could be read ({len(problems)} input problem{'s' if len(problems) != 1 else ''}: {problems[0].path}: {problems[0].reason})")
+            for s in problems[:20]:
+                fail(f"{s.path}: {s.reason}")
+            if len(problems) > 20:
+                fail(f"... and {len(problems) - 20} more unreadable inputs")
         else:
             n = len(run.skipped)
             reasons: dict[str, int] = {}
@@ -124,6 +120,13 @@ def diagnose(
             top = ", ".join(f"{r}: {c}" for r, c in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:3])
             fail(f"no training artifacts found: {n} file{'s' if n != 1 else ''} skipped ({top})" if n else "no files found")
         raise typer.Exit(EXIT_USAGE)
+    if not quiet:
+        for s in problems:
+            warn(f"{s.path}: {s.reason}")
+        for issue in run.issues[:5]:
+            warn(str(issue))
+        if len(run.issues) > 5:
+            warn(f"... and {len(run.issues) - 5} more read issues (listed in --format json under run.read_issues)")
 
     if out is not None:
         from ..report import write_reports

@@ -50,7 +50,7 @@ class Context:
 
     def explained_by_divergence(self) -> list[str]:
         out = ["loss_divergence"]
-        for sid in ("nan_inf", "loss_plateau"):
+        for sid in ("nan_inf", "loss_plateau", "train_val_gap", "val_loss_rising", "loss_at_zero"):
             if self.after_divergence(self.sym(sid)):
                 out.append(sid)
         return out
@@ -115,11 +115,11 @@ def make(
 
 
 def round_down(v: float) -> float:
-    """One significant digit, rounded down: 3.7e-3 -> 3e-3."""
+    """Two significant digits, rounded down: 3.77e-3 -> 3.7e-3."""
     if v <= 0 or not math.isfinite(v):
         return v
-    e = math.floor(math.log10(v))
-    return math.floor(v / 10**e) * 10**e
+    e = math.floor(math.log10(v)) - 1
+    return math.floor(v / 10**e + 1e-9) * 10**e
 
 
 def lr_text(v: float) -> str:
@@ -148,7 +148,11 @@ def _lr_onset(ctx: Context) -> dict | None:
         assert rise is not None and peak is not None
         a, b, i, j = rise
         info.update(lr_best=a, lr_onset=b, i_best=i, i_onset=j, peak=peak[0], i_peak=peak[1])
-        info["rising"] = b > 1.5 * a and a > 0
+        # still ramping: higher than at the best step, and still going up around the onset
+        lr_vals = f.lr.values
+        later = float(lr_vals[min(len(lr_vals) - 1, j + max(1, len(lr_vals) // 50))])
+        earlier = float(lr_vals[max(0, j - max(1, len(lr_vals) // 50))])
+        info["rising"] = a > 0 and b > 1.1 * a and later > earlier
         info["near_peak"] = b >= 0.8 * peak[0]
     return info
 
@@ -209,7 +213,16 @@ def lr_schedule(ctx: Context) -> Hypothesis | None:
             ev.append(Evidence(f"{warm.key} = {warm.value} in the config", warm.where, None))
             break
     vals = _divergence_values(ctx, info, suggested)
-    vals["lr_value"] = lr_text(info["peak"])
+    cfg = f.lr_config
+    planned_peak = cfg[0] if cfg is not None and cfg[0] >= info["peak"] else info["peak"]
+    vals["lr_value"] = lr_text(planned_peak)
+    fix = None
+    if planned_peak > info["lr_onset"]:
+        fix = (
+            f"Cap the schedule's peak ({vals['lr_key']}) at {vals['lr_suggested']}, the LR at the loss's best step, instead of {vals['lr_value']}: "
+            f"the loss turned up once the LR passed {lr_text(info['lr_onset'])}, and any schedule that still climbs to {vals['lr_value']} crosses that value, "
+            f"so a longer warmup alone only delays the divergence. Restart from a checkpoint before step {vals['onset']}."
+        )
     return make(
         ctx,
         "lr_schedule",
@@ -222,6 +235,7 @@ def lr_schedule(ctx: Context) -> Hypothesis | None:
             "the loss turned up while the schedule was still raising the LR"
         ),
         values=vals,
+        fix=fix,
         issue=f"LR schedule ramps the learning rate past the stable range: the loss turns up at {info['unit']} {fmt_step(info['onset'])} as the LR climbs to {fmt_num(info['lr_onset'])}",
     )
 
@@ -262,6 +276,10 @@ def lr_too_high(ctx: Context) -> Hypothesis | None:
             if info.get("rising"):
                 # the schedule rule carries this case; here the peak value itself is the alternative
                 suggested = round_down(info["lr_best"])
+                vals = _divergence_values(ctx, info, suggested)
+                cfg = f.lr_config
+                if cfg is not None and cfg[0] >= lr:
+                    vals["lr_value"] = lr_text(cfg[0])
                 return make(
                     ctx,
                     "lr_too_high",
@@ -270,7 +288,7 @@ def lr_too_high(ctx: Context) -> Hypothesis | None:
                     explains=explains,
                     evidence=ev,
                     basis="the loss turned up while the LR was rising; a lower peak would avoid the range where it turned up",
-                    values=_divergence_values(ctx, info, suggested),
+                    values=vals,
                 )
             support = (2 if extreme else 0) + (2 if grad is not None and grad[0] >= 3 else 0) + (1 if info["near_peak"] else 0)
             against = 0 if (info["near_peak"] or extreme) else 1
@@ -603,7 +621,7 @@ def overfitting(ctx: Context) -> Hypothesis | None:
             fix=fix,
             expected_impact=impact,
         )
-    if g is not None and g.data.get("widened"):
+    if g is not None and g.data.get("widened") and not ctx.after_divergence(g):
         return make(
             ctx,
             "overfitting",
@@ -612,7 +630,8 @@ def overfitting(ctx: Context) -> Hypothesis | None:
             explains=["train_val_gap"],
             evidence=list(g.evidence),
             basis="the gap between held-out and training loss widened, but the held-out loss has not turned up (yet)",
-            values={"best_step": "the best evaluation", "metric": "the validation loss", "best_value": "its minimum", "compute_share": "a fraction"},
+            fix="Evaluate more often and keep the checkpoint with the best held-out loss; add regularization (dropout, weight decay, augmentation) if the gap keeps widening.",
+            expected_impact="The held-out loss stops falling behind the training loss.",
             confirm="more evaluations: confirmed if the held-out loss turns up while the training loss keeps falling",
         )
     if z is not None and ctx.sym("nan_inf") is None:

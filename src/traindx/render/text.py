@@ -31,6 +31,8 @@ def sparkline(values: np.ndarray, width: int = 48, mark: int | None = None) -> s
     v = values[np.isfinite(values)]
     if v.size < 2:
         return ""
+    if float(v.min()) > 0 and float(v.max()) / float(v.min()) > 100:
+        v = np.log10(v)  # a curve spanning orders of magnitude reads better on a log scale
     idx = np.linspace(0, v.size, width + 1).astype(int)
     buckets = [v[a:b] for a, b in zip(idx[:-1], idx[1:]) if b > a]
     pts = np.array([float(np.median(b)) for b in buckets])

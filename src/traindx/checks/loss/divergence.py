@@ -101,7 +101,8 @@ def loss_divergence(
     if k >= m - 1:
         return []
     # the climb starts where the curve last left the band around its best level
-    tol = max(3 * sigma, 0.1 * up)
+    # (the smoothed curve's own noise is about sigma / sqrt(window))
+    tol = max(3 * sigma / math.sqrt(w), min(0.1 * up, 0.25 * scale))
     j = k
     while j > b and sm[j] > best + tol:
         j -= 1
