@@ -9,7 +9,7 @@ import typer
 from .. import __version__
 from . import diagnose as diagnose_cmd
 from . import explain as explain_cmd
-from .errors import EXIT_USAGE, CliError, fail
+from .errors import CliError, fail
 
 app = typer.Typer(
     name="traindx",

@@ -107,7 +107,7 @@ def _walk(root: Path, base: Path, run: Run) -> Iterable[_Item]:
         stack.extend(reversed(subdirs))
 
 
-def _choose_reader(src: Source) -> tuple[object | None, str]:
+def choose_reader(src: Source) -> tuple[object | None, str]:
     """The reader for a file, or None and the reason it is skipped."""
     ext = src.path.suffix.lower()
     name = src.path.name
@@ -217,7 +217,7 @@ def _read_item(it: _Item, run: Run) -> list[Part]:
                     run.skipped.append(Skipped(src.display, f"could not be read: {type(e).__name__}: {e}", error=True))
                 return []
         return []
-    reader, reason = _choose_reader(src)
+    reader, reason = choose_reader(src)
     if reader is None:
         run.skipped.append(Skipped(src.display, reason, error=reason.startswith(("not readable", "binary content in"))))
         return []

@@ -81,10 +81,10 @@ class RecordSink:
     with only ``epoch`` the step unit is the epoch.
     """
 
-    def __init__(self, part: Part, *, step_key: str | None = None) -> None:
+    def __init__(self, part: Part) -> None:
         self.part = part
-        self.step_key = step_key
-        self.decided = step_key is not None
+        self.step_key: str | None = None
+        self.decided = False
         self.last_step: float | None = None
         self.index = 0
         self.missing_reported = False

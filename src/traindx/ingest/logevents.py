@@ -199,7 +199,7 @@ def _checkpoint(m: re.Match[str], text: str) -> dict[str, Any]:
     ):
         s = re.search(pat, text)
         if s:
-            d["step"] = int(s.group(1))
+            d["checkpoint_step"] = int(s.group(1))
             break
     e = re.search(r"\(epoch (\d+)|\bepoch=(\d+)|^Epoch (\d+):", text)
     if e:
@@ -308,7 +308,7 @@ SIGNATURES: tuple[_Sig, ...] = (
     # -- data loading
     _sig(
         "dataloader_crash",
-        r"DataLoader worker \(pid (\d+)\) is killed by signal: (.+?)\.?\s*$",
+        r"DataLoader worker \(pid (\d+)\) is killed by signal: ([\w ]+?)(?:\.|$)",
         _groups("pid", "signal", conv=(int, _text)),
     ),
     _sig(
@@ -424,7 +424,7 @@ SIGNATURES: tuple[_Sig, ...] = (
     _sig("interrupted", r"^(?:\w+\.)*KeyboardInterrupt\b", _const()),
     # -- warnings (low value; after everything specific)
     _sig("warning", r"\b(\w*Warning): (.+)", _warning),
-    _sig("warning", r"^(?:\S+ )*?\|? ?(WARNING)\b[\s:|\]-]+(.+)", _warning),
+    _sig("warning", r"^(?:\S+ )*?[|\[]? ?(WARNING|WARN)\b[\s:|\]-]+(.+)", _warning),
     # -- any other exception line printed outside a traceback block
     _sig("exception", r"^(?:> )?((?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception)): (.+)", lambda m, t: {"exc_type": m.group(1), "message": m.group(2).strip()[:300]}),
 )

@@ -172,30 +172,15 @@ def _read_artifacts(folder: Path, display: str) -> list[Part]:
     files = _files(folder)
     if not files:
         return []
-    from .discover import SKIP_EXT  # noqa: PLC0415 - discover imports the registry that loads this module
-    from .registry import readers  # noqa: PLC0415
-    from .textio import HEAD_BYTES
+    from .discover import choose_reader  # noqa: PLC0415 - discover imports the registry that loads this module
 
     parts: list[Part] = []
     for key, path in files[:MAX_ARTIFACTS]:
-        if path.suffix.lower() in SKIP_EXT:
-            continue
         try:
             size = path.stat().st_size
-            if size == 0:
-                continue
-            with open(path, "rb") as f:
-                head = f.read(HEAD_BYTES)
         except OSError:
             continue
-        best, best_score = None, 0.0
-        for m in readers():
-            try:
-                score = float(m.sniff(path, head))
-            except Exception:  # noqa: BLE001 - a sniff never stops reading
-                score = 0.0
-            if score > best_score:
-                best, best_score = m, score
+        best, _ = choose_reader(Source(path, f"{display}/{key}", size))
         if best is None:
             continue
         sub = Source(path, f"{display}/{key}", size)

@@ -52,6 +52,7 @@ EXACT: dict[str, str] = {
     "lr-adam": "lr",
     "lr-adamw": "lr",
     "lr-sgd": "lr",
+    "event_lr": "lr",  # skorch's LRScheduler
     # precision
     "loss_scale": "loss_scale",
     "loss scale": "loss_scale",
@@ -70,6 +71,7 @@ EXACT: dict[str, str] = {
     "iter_time": "step_time",
     "batch_time": "step_time",
     "sec_per_batch": "step_time",
+    "dur": "epoch_time",  # skorch: seconds per epoch
     "train_wall": "wall_time",
     "wall": "wall_time",
     "tok/s": "throughput",

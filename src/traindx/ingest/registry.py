@@ -19,6 +19,7 @@ from types import ModuleType
 READER_MODULES: tuple[str, ...] = (
     "hf_trainer",
     "tensorboard",
+    "mlflow_sqlite",
     "csvlog",
     "jsonl",
     "jsonfile",

@@ -84,10 +84,13 @@ def read(src: Source) -> Part:
     return part
 
 
-def _add_record(part: Part, rec: dict[str, Any], line: int) -> bool:
-    text = next((rec[k] for k in SAMPLE_KEYS if isinstance(rec.get(k), str)), None)
-    if text is None:
+def _add_record(part: Part, rec: dict[str, Any], line: int, lines: dict[str, int] | None = None) -> bool:
+    key = next((k for k in SAMPLE_KEYS if isinstance(rec.get(k), str)), None)
+    if key is None:
         return False
+    text = rec[key]
+    if lines:
+        line = lines.get(key, line)
     prompt = next((rec[k] for k in PROMPT_KEYS if isinstance(rec.get(k), str)), None)
     step = next((to_float(rec[k]) for k in STEP_KEYS if k in rec and to_float(rec[k]) is not None), None)
     part.sample(text, line, prompt=prompt, step=step)
@@ -133,9 +136,15 @@ def _read_json(part: Part) -> None:
         part.issue(f"JSON {type(records).__name__}, not a list of sample records")
         return
     for rec in records:
-        line = loc.element(rec)
-        if len(part.samples) < MAX_SAMPLES and isinstance(rec, dict):
-            _add_record(part, rec, line)
+        if not isinstance(rec, dict):
+            loc.element(rec)
+            continue
+        lines = {}
+        for k, v in rec.items():
+            lines[k] = loc.key(k)
+            loc.skip(v)
+        if len(part.samples) < MAX_SAMPLES:
+            _add_record(part, rec, next(iter(lines.values()), 1), lines)
 
 
 def _read_text(part: Part) -> None:

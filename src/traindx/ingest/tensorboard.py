@@ -174,9 +174,10 @@ def iter_records(f: BinaryIO, part: Part, crc: Callable[[bytes], int] | None = N
 @dataclass
 class _Tag:
     name: str
-    builder: SeriesBuilder
+    canonical: str | None
     plugin: str = ""
     epoch_unit: bool = False
+    builder: SeriesBuilder | None = None  # made at the first point: a histogram tag gets none
 
 
 class _Reader:
@@ -196,14 +197,17 @@ class _Reader:
         if t is None:
             name = raw.decode("utf-8", errors="replace")
             canon = names.canonical(name, split_hint=self.split_hint) if self.split_hint else None
-            t = _Tag(name, self.part.builder(name, canon), epoch_unit=self.keras_v2 and name.startswith("epoch_"))
-            if t.epoch_unit:
-                self.part.units[name] = "epoch"
+            t = _Tag(name, canon, epoch_unit=self.keras_v2 and name.startswith("epoch_"))
             self.tags[raw] = t
         return t
 
     def add(self, t: _Tag, step: int, value: float) -> None:
-        t.builder.add(float(step), value, 0, float(step) if t.epoch_unit else None)
+        b = t.builder
+        if b is None:
+            b = t.builder = self.part.builder(t.name, t.canonical)
+            if t.epoch_unit:
+                self.part.units[t.name] = "epoch"
+        b.add(float(step), value, 0, float(step) if t.epoch_unit else None)
 
     def record(self, buf: bytes, s: int, e: int) -> None:
         try:
@@ -240,7 +244,11 @@ class _Reader:
             return False
         raw = buf[p + 2 : q]
         t = self.tags.get(raw) or self.tag(raw)
-        t.builder.add(float(step), _F32.unpack_from(buf, q + 1)[0], 0, float(step) if t.epoch_unit else None)
+        b = t.builder
+        if b is None:
+            self.add(t, step, _F32.unpack_from(buf, q + 1)[0])
+        else:
+            b.add(float(step), _F32.unpack_from(buf, q + 1)[0], 0, float(step) if t.epoch_unit else None)
         self.simple += 1
         return True
 

@@ -1,0 +1,91 @@
+"""The MLflow SQLite store reader, on a store MLflow wrote (tests/data/structured/make_fixtures.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+import traindx
+from traindx.ingest import mlflow_sqlite, registry
+from traindx.ingest.part import ReadError, Source
+
+DB = Path(__file__).parent / "data" / "structured" / "sqlite" / "mlflow.db"
+
+
+def read(path: Path) -> mlflow_sqlite.Part:
+    return mlflow_sqlite.read(Source(path, path.name, path.stat().st_size))
+
+
+def test_latest_run_of_a_store_written_by_mlflow() -> None:
+    before = hashlib.sha256(DB.read_bytes()).hexdigest()
+    part = read(DB)
+    assert hashlib.sha256(DB.read_bytes()).hexdigest() == before  # opened read-only
+    assert part.config["mlflow.run_name"].value == "failing-run"
+    assert part.config["mlflow.experiment.name"].value == "sqlite-fixture"
+    assert "2 runs" in part.issues[0].message
+    loss = part.series["loss"]
+    assert list(loss.steps) == [0, 100, 200, 300]
+    assert loss.values[:3].tolist() == [2.0, 1.5, math.inf] and math.isnan(loss.values[3])
+    assert part.series["eval_loss"].values[0] == -math.inf
+    assert list(loss.lines) == [0, 0, 0, 0]
+    assert part.config["learning_rate"].value == "0.5"
+    assert part.config["mlflow.tags.purpose"].value == "traindx reader test"
+    (event,) = part.events
+    assert (event.kind, event.get("status"), event.step) == ("run_status", "FAILED", 300)
+
+
+def test_store_through_discover(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.copy(DB, tmp_path / "mlflow.db")
+    monkeypatch.setattr(registry, "READER_MODULES", registry.READER_MODULES + ("mlflow_sqlite",))
+    registry.readers.cache_clear()
+    try:
+        run = traindx.load_run(str(tmp_path))
+    finally:
+        monkeypatch.undo()
+        registry.readers.cache_clear()
+    assert run.series["loss/train"].where(0) == "mlflow.db#step 0"
+    assert run.series["loss/val"].values[0] == -math.inf
+    assert [e.get("status") for e in run.events_of("run_status")] == ["FAILED"]
+
+
+def test_other_databases_and_damage(tmp_path: Path) -> None:
+    other = tmp_path / "app.db"
+    con = sqlite3.connect(other)
+    con.execute("CREATE TABLE users (id INTEGER, name TEXT)")
+    con.commit()
+    con.close()
+    part = read(other)
+    assert part.is_empty and "without MLflow" in part.issues[0].message
+    cut = tmp_path / "mlflow.db"
+    cut.write_bytes(DB.read_bytes()[:3000])
+    with pytest.raises(ReadError):
+        read(cut)
+    cut.write_bytes(b"SQLite format 3\x00" + b"\xff" * 200)
+    with pytest.raises(ReadError, match="SQLite"):
+        read(cut)
+
+
+def test_old_schema_without_is_nan(tmp_path: Path) -> None:
+    db = tmp_path / "mlflow.db"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE runs (run_uuid TEXT, name TEXT, status TEXT, start_time INTEGER, experiment_id TEXT)")
+    con.execute("CREATE TABLE metrics (key TEXT, value FLOAT, timestamp INTEGER, run_uuid TEXT, step INTEGER)")
+    con.execute("INSERT INTO runs VALUES ('a', 'r', 'KILLED', 1, '0')")
+    con.executemany("INSERT INTO metrics VALUES ('loss', ?, 1, 'a', ?)", [(1.0, 0), (None, 1), (0.5, 2)])
+    con.commit()
+    con.close()
+    part = read(db)
+    assert list(part.series["loss"].steps) == [0, 2]
+    assert part.events[0].get("status") == "KILLED"
+
+
+def test_sniff() -> None:
+    head = DB.read_bytes()[:100]
+    assert mlflow_sqlite.sniff(Path("mlflow.db"), head) == 0.95
+    assert mlflow_sqlite.sniff(Path("x.sqlite"), head) == 0.5
+    assert mlflow_sqlite.sniff(Path("mlflow.db"), b"not sqlite") == 0.0
