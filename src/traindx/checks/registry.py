@@ -31,6 +31,8 @@ CHECK_MODULES: tuple[str, ...] = (
     "loss.at_zero",
     "generalization.val_loss_rising",
     "generalization.train_val_gap",
+    "system.crashed",
+    "system.oom",
 )
 
 Requirement = str | tuple[str, ...]  # a series name, or alternatives of which one suffices

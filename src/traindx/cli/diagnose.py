@@ -118,7 +118,12 @@ def diagnose(
             for s in run.skipped:
                 reasons[s.reason] = reasons.get(s.reason, 0) + 1
             top = ", ".join(f"{r}: {c}" for r, c in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:3])
-            fail(f"no training artifacts found: {n} file{'s' if n != 1 else ''} skipped ({top})" if n else "no files found")
+            if n == 1:
+                fail(f"no training artifacts found: {run.skipped[0].path}: {run.skipped[0].reason}")
+            elif n:
+                fail(f"no training artifacts found: {n} files skipped ({top})")
+            else:
+                fail("no files found")
         raise typer.Exit(EXIT_USAGE)
     if not quiet:
         for s in problems:

@@ -98,11 +98,11 @@ _SZ = r"([\d.]+)\s*([KMGT]i?B|bytes|B)"
 
 # Words that must appear for any signature to apply (one regex pass per line).
 _PREFILTER = re.compile(
-    r"out of memory|OutOfMemory|overflow|OVERFLOW|loss scale|Killed|killed|SIGKILL|exitcode|exit (?:code|status)|"
+    r"out of memory|OutOfMemory|overflow|OVERFLOW|loss scale already|Killed|killed|SIGKILL|exitcode|exit (?:code|status)|"
     r"oom-kill|nan values|degrees of freedom|Watchdog|NCCL|nccl|[Gg]loo|DataLoader|bus error|shape|size of tensor|"
     r"batch_size|state_dict|dtype|scalar type|type \(|out of bounds|out of range|inplace operation|backward through|"
     r"does not require grad|mark a variable|finished reduction|[Cc]heckpoint|saving model|Saving |learning rate|"
-    r"CANCELLED|Warning|WARNING|Error|Exception|Interrupt|CUDA error|Minimum loss scale|channels|model-\d"
+    r"CANCELLED|Warning|WARNING|Error|Exception|Interrupt|CUDA error|Minimum loss scale|channels|model-\d|Snapshotting"
 )
 
 
@@ -387,7 +387,7 @@ SIGNATURES: tuple[_Sig, ...] = (
     _sig("index_error", r"Assertion .*(?:index out of bounds|srcIndex < srcSelectDimSize|t >= 0 && t < n_classes).* failed", _const(what="device assert")),
     _sig(
         "autograd_error",
-        r"modified by an inplace operation: \[([^\]]+)\](?:, which is output (\d+) of (\w+))?, is at version (\d+); expected version (\d+)",
+        r"modified by an inplace operation: \[(.+?)\](?:, which is output (\d+) of (\w+))?, is at version (\d+); expected version (\d+)",
         lambda m, t: {"what": "inplace", "tensor": m.group(1), "op": m.group(3) or "", "version": int(m.group(4)), "expected_version": int(m.group(5))},
     ),
     _sig("autograd_error", r"Trying to backward through the graph a second time", _const(what="backward twice")),
@@ -404,6 +404,7 @@ SIGNATURES: tuple[_Sig, ...] = (
     _sig("checkpoint", r"^\|?\s*[Ss]aved checkpoint (?P<path>\S+)", _checkpoint),
     _sig("checkpoint", r"^Saving (?P<path>\S*(?:checkpoint|model-\d+|\.ckpt|\.pt\b|\.pth\b|\.bin\b|\.safetensors)\S*)", _checkpoint),
     _sig("checkpoint", r"saving model to (?P<path>\S+)", _checkpoint),
+    _sig("checkpoint", r"Snapshotting to (?:binary proto file |HDF5 file )?(?P<path>\S+)", _checkpoint),
     _sig(
         "lr_change",
         r"[Rr]educing learning rate (?:of group (\d+) )?to ([\d.eE+-]+)",
@@ -520,7 +521,8 @@ class TracebackTracker:
             done.append(self._finish())
             return False, done
         if self._state == "after_exc":
-            if _TB_START.match(stripped):  # DataLoader's "Original Traceback", or a chained block
+            if stripped.startswith("Original Traceback (most recent call last)"):
+                # DataLoader re-raises a worker's error with the worker's traceback in its message
                 self._state = "frames"
                 self._had_frames = False
                 return True, done

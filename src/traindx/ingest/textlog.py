@@ -41,7 +41,6 @@ from __future__ import annotations
 import codecs
 import math
 import re
-import sys
 from array import array
 from collections import Counter
 from dataclasses import dataclass, field
@@ -80,8 +79,12 @@ _NANINF = r"[-+]?(?i:nan|inf(?:inity)?)(?=\s*(?:$|[,;|}\])'\"%(])|\s+[A-Za-z/%]{
 _VAL = rf"(?:{_NANINF}|{_NUM})"
 _KEY = r"[A-Za-z_][\w./\-]*(?:[ ][A-Za-z_(][\w./\-()]*){0,4}?"
 
+# after "=" or ":" a nan/inf is a value unless a word continues it ("loss=inf lr=1e-4");
+# after a bare space it must also not start a phrase ("number of nan iterations")
+_NANINF_EQ = r"[-+]?(?i:nan|inf(?:inity)?)(?![\w(])"
 _PAIR_RE = re.compile(
-    rf"(?<![\w./\-])(?P<key>{_KEY})[ \t]*(?:[:=][ \t]*|[ \t])[ \t]*\[?(?P<val>{_VAL})(?P<unit>%|[A-Za-z][A-Za-z/]{{0,5}}\b)?(?![\w.])"
+    rf"(?<![\w./\-])(?P<key>{_KEY})[ \t]*(?:[:=][ \t]*\[?(?P<val>{_NANINF_EQ}|{_NUM})|[ \t]+\[?(?P<val2>{_VAL}))"
+    rf"(?P<unit>%|[A-Za-z][A-Za-z/]{{0,5}}\b)?(?![\w.])"
 )
 _FRACTION_RE = re.compile(r"\b(?P<w>(?i:step|iter|iteration|global_step))\s*[:=]?\s*(?P<n>\d+)\s*/\s*(?P<N>\d+)")
 _EPOCH_RE = re.compile(r"\b(?i:epoch)\s*[:=]?\s*\[?\s*(?P<e>\d+(?:\.\d+)?)(?:\s*/\s*(?P<E>\d+))?")
@@ -253,30 +256,30 @@ def _pairs(text: str, base: int = 0, rec: Rec | None = None) -> Rec:
                 low = words[-1]  # "Beginning of Epoch 1/18", "global step 20"
         if low in IGNORE_KEYS:
             continue
+        vg = "val" if m.group("val") is not None else "val2"
         try:
-            val = _float(m.group("val"))
+            val = _float(m.group(vg))
         except ValueError:
             continue
-        if fm is not None and m.start("val") == fm.start("n"):
-            continue
-        if fm is not None and m.start("val") == fm.start("N"):
+        vstart = m.start(vg)
+        if fm is not None and (vstart == fm.start("n") or vstart == fm.start("N")):
             continue
         if low in STEP_KEYS:
             if rec.step is None and val == val and val >= 0 and val == int(val):
                 rec.step = val
-                rec.step_span = base + m.start("val")
+                rec.step_span = base + vstart
                 rec.step_src = "key"
             continue
         if low in EPOCH_KEYS:
             if rec.epoch is None and val == val:
                 rec.epoch = val
-                rec.epoch_span = base + m.start("val")
+                rec.epoch_span = base + vstart
             continue
         if low.endswith(" epoch") and low.split(" ")[0] in SPLIT_WORDS and rec.epoch is None:
             rec.epoch = val
             rec.split = SPLIT_WORDS[low.split(" ")[0]]
             continue
-        rec.pairs.append((key, val, base + m.start("val")))
+        rec.pairs.append((key, val, base + vstart))
     if rec.epoch is None and "poch" in text:
         em = _EPOCH_RE.search(text)
         if em:
@@ -293,6 +296,27 @@ _MEGATRON_RE = re.compile(r"(?:^|\s)iteration\s+(\d+)/\s*(\d+)\s*\|(.*)$")
 _MEGATRON_VAL_RE = re.compile(r"^\s*(?:validation|valid|test) loss at (?:iteration|step) (\d+)(?: on [^|]*)?\s*\|(.*)$")
 _FIELD_RE = re.compile(rf"(?:^|\|)\s*(?P<key>[A-Za-z][^:|]*?)\s*:\s*(?P<val>{_VAL})\s*(?=\||$)")
 _MEGATRON_ARG_RE = re.compile(r"^\s+([A-Za-z_][\w]*) \.{3,} (.*?)\s*$")
+
+
+def _bar_fields(text: str, pos: int, rec: Rec) -> None:
+    """``| key: value | key: value |`` fields (Megatron), read with plain string splits."""
+    for f in text[pos:].split("|"):
+        key, sep, val = f.rpartition(":")
+        if sep:
+            v = val.strip()
+            if v:
+                try:
+                    x = float(v)
+                except ValueError:
+                    x = None
+                    low = v.lower()
+                    if low in ("nan", "-nan", "inf", "-inf", "+inf"):
+                        x = _float(v)
+                if x is not None:
+                    k = key.strip()
+                    if k:
+                        rec.pairs.append((k, x, pos + len(key) + 1 + (len(val) - len(val.lstrip()))))
+        pos += len(f) + 1
 
 
 _MEGATRON_MEM_RE = re.compile(r"\[Rank (\d+)\] \(after (\d+) iterations\) memory \(MB\)((?:\s*\|\s*[a-z ]+:\s*[\d.]+)+)")
@@ -314,11 +338,7 @@ def rule_megatron(text: str) -> Rec | None:
     m = _MEGATRON_RE.search(text)
     if m:
         rec = Rec(rule="megatron", step=float(m.group(1)), step_span=m.start(1), step_src="key", total=float(m.group(2)))
-        body = m.group(3)
-        base = m.start(3)
-        for f in _FIELD_RE.finditer(body):
-            key = f.group("key").strip()
-            rec.pairs.append((key, _float(f.group("val")), base + f.start("val")))
+        _bar_fields(text, m.start(3), rec)
         return rec
     m = _MEGATRON_VAL_RE.match(text)
     if m:
@@ -359,7 +379,7 @@ def rule_nanogpt(text: str) -> Rec | None:
 
 _LLMC_RE = re.compile(r"^step\s+(\d+)\s*/\s*(\d+)\s*\|(.*)$")
 _LLMC_FIELD_RE = re.compile(
-    rf"(?:(?P<key>[A-Za-z_][\w ]*?)\s+(?P<val>{_VAL})(?:\s*\([^)]*\))?|(?P<val2>{_VAL})\s*(?P<unit>%|[A-Za-z][\w/]*)?\s*(?P<name>[A-Za-z][\w /]*)?)\s*$"
+    rf"^\s*\(?(?:(?P<key>[A-Za-z_][\w ]*?)\s+(?P<val>{_VAL})(?:\s*\([^)]*\)?)?|(?P<val2>{_VAL})\s*(?P<unit>%|[A-Za-z][\w/]*)?\s*(?P<name>[A-Za-z][\w /]*?)?)\s*\)?\s*$"
 )
 
 
@@ -372,16 +392,14 @@ def rule_llmc(text: str) -> Rec | None:
     rec = Rec(rule="llmc", step=float(m.group(1)), step_span=m.start(1), step_src="key", total=float(m.group(2)))
     pos = m.start(3)
     for fieldtext in m.group(3).split("|"):
-        stripped = fieldtext.strip().lstrip("(").rstrip(")")
-        lead = len(fieldtext) - len(fieldtext.lstrip()) + (1 if fieldtext.strip().startswith("(") else 0)
-        f = _LLMC_FIELD_RE.match(stripped)
+        f = _LLMC_FIELD_RE.match(fieldtext)
         if f:
             if f.group("key"):
-                rec.pairs.append((f.group("key").strip(), _float(f.group("val")), pos + lead + f.start("val")))
+                rec.pairs.append((f.group("key").strip(), _float(f.group("val")), pos + f.start("val")))
             else:
                 name = (f.group("name") or "").strip() or (f.group("unit") or "").strip()
                 if name:
-                    rec.pairs.append((name, _float(f.group("val2")), pos + lead + f.start("val2")))
+                    rec.pairs.append((name, _float(f.group("val2")), pos + f.start("val2")))
         pos += len(fieldtext) + 1
     return rec
 
@@ -434,7 +452,7 @@ def rule_container(text: str, tag: str | None = None) -> Rec | None:
         except ValueError:
             continue
         low = key.lower()
-        if low in ("num_updates", "global_step", "step", "_step", "trainer/global_step"):
+        if low in ("num_updates", "global_step", "step", "_step", "trainer/global_step") or low.endswith("_num_updates"):
             if rec.step is None and val == val:
                 rec.step = val
                 rec.step_span = base + m.start("val")
@@ -623,6 +641,8 @@ def rule_mmdet(text: str) -> Rec | None:
         else:
             rec.step = i
         rec.step_src = "mmdet"
+        # mmdetection prints seconds per iteration as "time" (nanoGPT prints milliseconds)
+        rec.canon = {"time": "step_time", "data_time": "data_time"}
     else:
         rec.split = "val"
         if m.group("e") is not None:
@@ -712,6 +732,11 @@ FINGERPRINTS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )  # fmt: skip
 
 
+def _detect_text(raw: str) -> str:
+    ln = normalize(raw)
+    return f"{ln.tag} | {ln.text}" if ln.tag else ln.text
+
+
 def detect_format(lines: list[str]) -> tuple[str, dict[str, int]]:
     """The best-scoring fingerprint over normalised lines, and all scores."""
     scores: Counter[str] = Counter()
@@ -768,6 +793,9 @@ _PROSE_WORD = re.compile(r"(?<![\w./\-])[A-Za-z][a-z']+(?![\w./\-])")
 _SENTENCE = re.compile(r"(?:(?<![\w./\-=:])[A-Za-z][a-z']*[,;]?[ ]+){6}[A-Za-z][a-z']*(?![\w/=:])")
 
 
+_EVENT_RULES = {"generic", "epoch_summary", "epoch_block"}
+
+
 def _is_prose(text: str, n_pairs: int) -> bool:
     """Sentences (issue text, notes) yield accidental pairs; skip lines that read as prose."""
     if len(text) < 30:
@@ -809,6 +837,7 @@ class _Reader:
         # deferred steps (dicts without a step; lines before any step)
         self.pending: list[tuple[str, str | None, float, int, float | None, bool]] = []  # raw, canon, value, line, epoch, container
         self.ordinal_lines = array("q")
+        self.bulk_pending: list[tuple[str, str | None, np.ndarray, np.ndarray, np.ndarray]] = []
         self.bar_lines = array("q")
         self.bar_steps = array("d")
         # events
@@ -834,14 +863,16 @@ class _Reader:
 
     # -- one line --------------------------------------------------------------
     def feed(self, lineno: int, raw: str) -> None:
-        ln = normalize(raw)
-        text = ln.text
         if self.markdown:
-            s = text.lstrip()
+            s = raw.lstrip()
             if s.startswith("```") or s.startswith("~~~"):
                 self.in_fence = not self.in_fence
                 self._flush_join()
                 return
+        if "\r" in raw:
+            self._redraws(lineno, raw)
+        ln = normalize(raw)
+        text = ln.text
         if self.join_text is not None:
             if self._continue_join(lineno, text):
                 return
@@ -857,6 +888,41 @@ class _Reader:
         if not text.strip():
             return
         self._line(lineno, text, ln)
+
+    def _redraws(self, lineno: int, raw: str) -> None:
+        """Progress-bar redraws joined by ``\\r`` before the text that is kept.
+
+        The last train-bar redraw of each epoch (Lightning keeps one bar line for
+        the whole fit) is read as its own record; the last bar redraw before a
+        printed dict gives that dict its step.
+        """
+        segs = [x for x in raw.split("\r") if x.strip()]
+        if len(segs) < 2:
+            return
+        bars: list[tuple[Rec, str]] = []
+        for seg in segs[:-1]:
+            if "|" not in seg and "━" not in seg:
+                continue
+            got = rule_bar(_ANSI_RE.sub("", seg) if "\x1b" in seg else seg)
+            if got is not None and got[0].bar:
+                bars.append((got[0], seg))
+        if not bars:
+            return
+        last_text = normalize(segs[-1]).text
+        last = rule_bar(last_text)
+        last_epoch = last[0].epoch if last is not None and last[0].bar else None
+        if last is None or not last[0].bar:
+            # the kept text is not a bar (a dict printed by tqdm.write): the bar
+            # state it was printed at locates it
+            rec = bars[-1][0]
+            if rec.step is not None:
+                self._record(lineno, Rec(rule=rec.rule, step=rec.step, step_src=rec.step_src, total=rec.total, epoch=rec.epoch, within=rec.within, bar=True, keep=False), has_events=False)
+        for i, (rec, _seg) in enumerate(bars):
+            if rec.epoch is None:
+                continue
+            nxt = bars[i + 1][0].epoch if i + 1 < len(bars) else last_epoch
+            if nxt is not None and nxt != rec.epoch and rec.pairs:
+                self._record(lineno, rec, has_events=False)
 
     def _events_allowed(self) -> bool:
         return not self.markdown or self.in_fence
@@ -890,11 +956,10 @@ class _Reader:
             self.join_text, self.join_line, self.join_kind, self.join_count = text, lineno, "rich", 0
             return
         events: list[Found] = []
-        if self._events_allowed():
+        if self._events_allowed() and (rec is None or rec.rule in _EVENT_RULES or (rec.bar and after)):
+            # lines of a metric format never state events; text printed after a
+            # progress bar on the same line gets the bar's step
             events = line_events(after if (after and rec is not None and rec.bar) else text)
-            if rec is not None and rec.bar and after:
-                # text printed after a bar on the same line: the bar's step applies to it
-                pass
         if rec is not None:
             self._record(lineno, rec, has_events=bool(events))
         for f in events:
@@ -988,6 +1053,7 @@ class _Reader:
             self.caffe_step = rec.step
             self.step = rec.step
             self.caffe_split = "val"
+            self.caffe_seen = {}
             return
         # epoch context
         if rec.epoch is not None:
@@ -1014,7 +1080,7 @@ class _Reader:
                 epoch = self.header_epoch
         elif rec.rule.startswith("caffe"):
             if rec.rule == "caffe":
-                if rec.step != self.caffe_step:
+                if rec.step != self.caffe_step or self.caffe_split is not None or rec.pairs[0][0] == "loss":
                     self.caffe_seen = {}
                 self.caffe_step = rec.step
                 self.caffe_split = None
@@ -1058,7 +1124,11 @@ class _Reader:
         own = step is not None
         if not own and not rec.container:
             if rec.rule == "generic" and len(pairs) < 2:
-                return
+                # one value and no step of its own ("number of parameters: 10.65M") is
+                # noise, unless it is a known metric printed alone ("val loss 3.28")
+                key = pairs[0][0]
+                if self.step is None or names.canonical(key) == key or len(key) > 40:
+                    return
         if own:
             self.step = step
             self.seen_step = True
@@ -1153,6 +1223,8 @@ class _Reader:
             for f in self.tracebacks[rank].close():
                 self._emit(f, f.line or 0, rank)
         self._resolve_pending()
+        for b in self.part.series.values():
+            _order_by_line(b)
         for raw, unit in self.raw_units.items():
             if unit != self.part.step_unit:
                 self.part.units[raw] = unit
@@ -1165,64 +1237,128 @@ class _Reader:
 
     def _resolve_pending(self) -> None:
         """Steps for lines that had none: a nearby tqdm bar, else their order among such lines."""
-        if not self.pending:
+        if not self.pending and not self.bulk_pending:
             return
         part = self.part
         has_logged = part.n_points > 0
         blines = np.frombuffer(self.bar_lines, dtype=np.int64) if len(self.bar_lines) else np.zeros(0, np.int64)
         bsteps = np.frombuffer(self.bar_steps, dtype=np.float64) if len(self.bar_steps) else np.zeros(0)
-        ord_list = list(self.ordinal_lines)
-        has_containers = any(c for *_, c in self.pending)
+        groups: dict[tuple[str, str | None, bool], list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+        if self.pending:
+            per: dict[tuple[str, str | None, bool], tuple[list[float], list[int], list[float]]] = {}
+            for raw, canon, v, line, epoch, container in self.pending:
+                g = per.setdefault((raw, canon, container), ([], [], []))
+                g[0].append(v)
+                g[1].append(line)
+                g[2].append(math.nan if epoch is None else epoch)
+            for key, (vs, ls, es) in per.items():
+                groups.setdefault(key, []).append((np.asarray(vs, np.float64), np.asarray(ls, np.int64), np.asarray(es, np.float64)))
+        for raw, canon, vs, ls, es in self.bulk_pending:
+            groups.setdefault((raw, canon, True), []).append((vs, ls, es))
+        has_containers = any(key[2] for key in groups)
         # Lines with no step in a file that has nothing better: a key must recur on
         # at least MIN_GENERIC_LINES lines to be a series (a sentence with two
         # numbers is not a training log).
-        lines_of: dict[str, set[int]] = {}
-        for raw, _c, _v, ln, _e, container in self.pending:
-            if not container:
-                lines_of.setdefault(raw, set()).add(ln)
-        keep_generic = set()
-        if not has_logged and not has_containers:
-            keep_generic = {raw for raw, lns in lines_of.items() if len(lns) >= MIN_GENERIC_LINES}
-            ord_list.extend(ln for raw, _, _, ln, _, container in self.pending if not container and raw in keep_generic)
-        ords = np.unique(np.asarray(ord_list, dtype=np.int64))
-        resolved: list[tuple[str, str | None, float, float, int, float | None]] = []
-        inferred: list[tuple[str, str | None, float, float, int, float | None]] = []
-        for raw, canon, v, line, epoch, container in self.pending:
-            if not container and raw not in keep_generic:
-                continue  # header noise before the first step, prose, config lines
-            step = _bar_step(blines, bsteps, line) if container else None
-            if step is not None:
-                resolved.append((raw, canon, step, v, line, epoch))
-            else:
-                n = float(np.searchsorted(ords, line, side="right"))
-                inferred.append((raw, canon, n, v, line, epoch))
-        for raw, canon, step, v, line, epoch in resolved:
-            self._point(raw, canon, step, v, line, epoch)
+        ord_parts = [np.frombuffer(self.ordinal_lines, dtype=np.int64)] if len(self.ordinal_lines) else []
+        keep: dict[tuple[str, str | None, bool], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        for key, blocks in groups.items():
+            vs = np.concatenate([b[0] for b in blocks])
+            ls = np.concatenate([b[1] for b in blocks])
+            es = np.concatenate([b[2] for b in blocks])
+            if not key[2]:
+                if has_logged or has_containers or len(np.unique(ls)) < MIN_GENERIC_LINES:
+                    continue  # header noise before the first step, prose, config lines
+                ord_parts.append(ls)
+            keep[key] = (vs, ls, es)
+        if not keep:
+            return
+        ords = np.unique(np.concatenate(ord_parts)) if ord_parts else np.zeros(0, np.int64)
+        resolved = []
+        inferred = []
+        for (raw, canon, container), (vs, ls, es) in keep.items():
+            steps = _bar_steps(blines, bsteps, ls) if container else np.full(len(ls), np.nan)
+            got = np.isfinite(steps)
+            if got.any():
+                resolved.append((raw, canon, steps[got], vs[got], ls[got], es[got]))
+            if not got.all():
+                miss = ~got
+                n = np.searchsorted(ords, ls[miss], side="right").astype(np.float64)
+                inferred.append((raw, canon, n, vs[miss], ls[miss], es[miss]))
+        for raw, canon, st, vs, ls, es in resolved:
+            self._bulk(raw, canon, st, vs, ls, es)
         if not inferred:
             return
         if not has_logged and not resolved:
             part.step_source = "inferred"
-            for raw, canon, step, v, line, epoch in inferred:
-                self._point(raw, canon, step, v, line, epoch)
+            for raw, canon, st, vs, ls, es in inferred:
+                self._bulk(raw, canon, st, vs, ls, es)
             return
         # Mixed: series with a logged step and series placed by line order in one
         # file. A Part has one step_source, so the ordinal ones get a name of their
         # own and do not compete with the logged series for a canonical name.
-        for raw, canon, step, v, line, epoch in inferred:
+        for raw, canon, st, vs, ls, es in inferred:
             name = f"{raw} (line order)"
-            part.point(name, step, v, line, epoch=epoch, canonical=name)
+            self._bulk(name, name, st, vs, ls, es)
+
+    def _bulk(self, raw: str, canon: str | None, steps: np.ndarray, values: np.ndarray, lines: np.ndarray, epochs: np.ndarray | None) -> str:
+        """Add many points to one raw series at once (same renaming rule as :meth:`_point`)."""
+        if not len(steps):
+            return raw
+        part = self.part
+        name = raw
+        b = part.series.get(raw)
+        if b is not None and b.canonical != canon:
+            name = self._point(raw, canon, float(steps[0]), float(values[0]), int(lines[0]), None if epochs is None or epochs[0] != epochs[0] else float(epochs[0]))
+            steps, values, lines = steps[1:], values[1:], lines[1:]
+            epochs = None if epochs is None else epochs[1:]
+            canon = part.series[name].canonical
+        b = part.builder(name, canon)
+        b.steps.frombytes(np.ascontiguousarray(steps, dtype=np.float64).tobytes())
+        b.values.frombytes(np.ascontiguousarray(values, dtype=np.float64).tobytes())
+        b.lines.frombytes(np.ascontiguousarray(lines, dtype=np.int64).tobytes())
+        if epochs is not None and not np.isnan(epochs).all():
+            b.epochs.frombytes(np.ascontiguousarray(epochs, dtype=np.float64).tobytes())
+            b.has_epochs = True
+        else:
+            b.epochs.frombytes(np.full(len(steps), np.nan).tobytes())
+        return name
 
 
-def _bar_step(blines: np.ndarray, bsteps: np.ndarray, line: int) -> float | None:
-    """The step of the tqdm bar printed right after ``line`` (else right before), within BAR_WINDOW lines."""
-    if not len(blines):
-        return None
-    i = int(np.searchsorted(blines, line, side="left"))
-    if i < len(blines) and blines[i] - line <= BAR_WINDOW:
-        return float(bsteps[i])
-    if i > 0 and line - blines[i - 1] <= BAR_WINDOW:
-        return float(bsteps[i - 1])
-    return None
+def _order_by_line(b: Any) -> None:
+    """Put a builder's points in (step, line) order, so that of two points at one step
+    the later line is the one kept (the fast path adds a chunk's points out of line order)."""
+    n = len(b.steps)
+    if n < 2:
+        return
+    st = np.frombuffer(b.steps, dtype=np.float64)
+    if np.all(st[1:] > st[:-1]):
+        return
+    ln = np.frombuffer(b.lines, dtype=np.int64)
+    order = np.lexsort((ln, st))
+    if np.array_equal(order, np.arange(n)):
+        return
+    for name in ("steps", "values", "lines", "epochs"):
+        arr = getattr(b, name)
+        if len(arr) != n:
+            continue
+        a = np.frombuffer(arr, dtype=np.int64 if name == "lines" else np.float64)[order].copy()
+        setattr(b, name, array("q" if name == "lines" else "d", a.tobytes()))
+
+
+def _bar_steps(blines: np.ndarray, bsteps: np.ndarray, lines: np.ndarray) -> np.ndarray:
+    """The step of the tqdm bar printed right after each line (else right before), within
+    BAR_WINDOW lines; NaN where there is none."""
+    out = np.full(len(lines), np.nan)
+    if not len(blines) or not len(lines):
+        return out
+    i = np.searchsorted(blines, lines, side="left")
+    nxt = np.minimum(i, len(blines) - 1)
+    after = (i < len(blines)) & (blines[nxt] - lines <= BAR_WINDOW)
+    out[after] = bsteps[nxt[after]]
+    prv = np.maximum(i - 1, 0)
+    before = ~after & (i > 0) & (lines - blines[prv] <= BAR_WINDOW)
+    out[before] = bsteps[prv[before]]
+    return out
 
 
 def _config_value(text: str) -> Any:
@@ -1250,101 +1386,156 @@ def _config_value(text: str) -> Any:
 class _Template:
     """The skeleton shared by most lines of a file, and how to turn its numbers into points.
 
-    ``literals`` are the non-numeric pieces of the line in order (whitespace
-    trimmed); blanking them leaves only the numbers, which ``numpy.fromstring``
-    parses a chunk at a time. A chunk whose number count is not exactly
-    ``k`` per candidate line contains a line that does not fit; it is bisected
-    until the odd lines are found, and those go through the line rules.
+    ``prefix`` bytes (a fixed-width timestamp) are blanked; then ``literals``,
+    the non-numeric pieces of the line (whitespace trimmed), are blanked too,
+    which leaves only numbers for ``numpy.fromstring`` to parse a chunk at a
+    time. Any text that is not a template literal makes the parse fail, so a
+    block whose number count is not exactly ``k`` per candidate line holds a
+    line that does not fit the template; it is bisected until the odd lines are
+    found, and those go through the line rules like any other line.
     """
 
+    prefix: int
     anchor: bytes
     tail: bytes
     literals: list[bytes]
     k: int
+    mode: str  # "col": the step is a column; "ordinal": a dict without step; "keras": the epoch header
     step_col: int | None
     epoch_col: int | None
     cols: list[tuple[int, str, str | None]]  # column, raw name, canonical
-    ordinal: bool
+    total_col: int | None = None  # keras: N of "n/N"
+    keras_total: float | None = None
     drop_mfu_col: int | None = None
+    unit: str = "step"
     failures: int = 0
-    lines_done: int = 0
 
 
-def _skeleton(raw: str) -> tuple[tuple[str, ...], list[tuple[int, int]]] | None:
-    spans = [(m.start(), m.end()) for m in _NUMBER_TOKEN.finditer(raw)]
+_UNSAFE_LITERAL = re.compile(rb"^[\d.eE+\-\s]*$")
+
+
+def _skeleton(body: str) -> tuple[tuple[str, ...], list[tuple[int, int]]] | None:
+    spans = [(m.start(), m.end()) for m in _NUMBER_TOKEN.finditer(body)]
     if len(spans) < 2:
         return None
     lits = []
     prev = 0
     for s, e in spans:
-        lits.append(raw[prev:s].strip())
+        lits.append(body[prev:s].strip())
         prev = e
-    lits.append(raw[prev:].strip())
+    lits.append(body[prev:].strip())
     return tuple(lits), spans
 
 
-def _learn_template(samples: list[tuple[str, Line, Rec]], n_head: int) -> _Template | None:
-    """Find the dominant skeleton among head lines that a rule parsed, if it is safe to vectorise."""
-    if not samples:
-        return None
-    counts: Counter[tuple[str, ...]] = Counter()
-    first: dict[tuple[str, ...], tuple[str, Line, Rec, list[tuple[int, int]]]] = {}
+def _learn_template(samples: list[tuple[str, Line, Rec]], n_head: int, keras_total: float | None) -> _Template | None:
+    """The dominant skeleton among head lines that a rule parsed, if it is safe to vectorise."""
+    counts: Counter[tuple[int, tuple[str, ...]]] = Counter()
+    first: dict[tuple[int, tuple[str, ...]], tuple[str, Line, Rec, list[tuple[int, int]]]] = {}
+    examples: dict[tuple[int, tuple[str, ...]], list[str]] = {}
     for raw, ln, rec in samples:
-        if ln.offset < 0 or not rec.pairs or rec.within or rec.rule in ("keras", "caffe_output", "epoch_block", "tqdm", "rich"):
+        if ln.offset < 0 or not rec.pairs or rec.within or rec.summary or not rec.keep:
             continue
-        if rec.step is None and not rec.ordinal:
+        if rec.rule in ("caffe_output", "epoch_block", "tqdm", "rich", "megatron_mem", "epoch_summary"):
             continue
-        sk = _skeleton(raw)
+        if rec.rule == "keras":
+            if keras_total is None or rec.total != keras_total:
+                continue
+        elif rec.step is None and not rec.ordinal:
+            continue
+        sk = _skeleton(raw[ln.offset :])
         if sk is None:
             continue
-        counts[sk[0]] += 1
-        first.setdefault(sk[0], (raw, ln, rec, sk[1]))
+        key = (ln.offset, sk[0])
+        counts[key] += 1
+        first.setdefault(key, (raw, ln, rec, sk[1]))
+        if len(examples.setdefault(key, [])) < 20:
+            examples[key].append(raw[ln.offset :])
     if not counts:
         return None
-    skel, n = counts.most_common(1)[0]
+    key, n = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0]
     if n < max(50, n_head // 4):
         return None
-    raw, ln, rec, spans = first[skel]
+    raw, ln, rec, spans = first[key]
+    body = raw[ln.offset :]
+    skel = key[1]
     lits = [s.encode("utf-8") for s in skel]
-    body = [b for b in lits[1:-1]]
-    for b in body:
-        if not b or not re.search(rb"[^\d.eE+\-\s]", b):
-            return None  # a literal that could be part of a number: not safe to blank
-    if lits[-1] and not re.search(rb"[^\d.eE+\-\s]", lits[-1]):
-        return None
-    starts = [s for s, _ in spans]
-    col_of = {s: i for i, s in enumerate(starts)}
-    cols: list[tuple[int, str, str | None]] = []
+    for i in range(1, len(lits)):
+        b = lits[i]
+        if i < len(lits) - 1 and not b:
+            return None  # two numbers side by side
+        if b and _UNSAFE_LITERAL.match(b):
+            # " - " (Keras) is safe with its spaces: a negative number has none after its sign
+            lo = spans[i - 1][1]
+            hi = spans[i][0] if i < len(spans) else len(body)
+            spaced = body[lo:hi]
+            if i < len(lits) - 1 and spaced == " " + skel[i] + " ":
+                lits[i] = spaced.encode("utf-8")
+            else:
+                return None
+    col_of = {s: i for i, (s, _e) in enumerate(spans)}
     canon = rec.canon or {}
-    for key, _v, pos in rec.pairs:
-        c = col_of.get(pos + ln.offset)
+    cols: list[tuple[int, str, str | None]] = []
+    for name, _v, pos in rec.pairs:
+        c = col_of.get(pos)
         if c is None:
             return None
-        cols.append((c, key, canon.get(key)))
-    step_col = col_of.get(rec.step_span + ln.offset) if rec.step is not None else None
-    if rec.step is not None and step_col is None:
+        cols.append((c, name, canon.get(name)))
+    if len({c for c, _, _ in cols}) != len(cols):
         return None
-    epoch_col = col_of.get(rec.epoch_span + ln.offset) if rec.epoch is not None and rec.epoch_span >= 0 else None
-    if rec.epoch is not None and epoch_col is None:
-        return None
-    drop = None
-    if rec.drop_if is _mfu_placeholder:
-        drop = next((c for c, k, _ in cols if k == "mfu"), None)
-    anchor = raw[: spans[0][0]].encode("utf-8")
-    tail = raw[spans[-1][1] :].encode("utf-8")
-    if not anchor.strip() or len(anchor) > 64:
+    mode = "col"
+    step_col = None
+    total_col = None
+    if rec.rule == "keras":
+        mode = "keras"
+        step_col = col_of.get(rec.step_span)
+        if step_col is None:
+            return None
+        total_col = step_col + 1
+    elif rec.step is not None:
+        step_col = col_of.get(rec.step_span)
+        if step_col is None or rec.step_src not in ("key", "fraction"):
+            return None
+    else:
+        mode = "ordinal"
+    epoch_col = None
+    if rec.epoch is not None and rec.epoch_span >= 0:
+        epoch_col = col_of.get(rec.epoch_span)
+        if epoch_col is None:
+            return None
+    drop = next((c for c, k, _ in cols if k == "mfu"), None) if rec.drop_if is _mfu_placeholder else None
+    anchor = body[: spans[0][0]].rstrip().encode("utf-8")[:64]
+    tail = body[spans[-1][1] :].rstrip().encode("utf-8")
+    # blanking order matters when literals overlap (Keras "s -" and " - "): use the
+    # first order that gives back exactly the numbers of the example lines
+    uniq = list(dict.fromkeys(b for b in lits if b))
+    literals = None
+    for order in (sorted(uniq, key=lambda b: (-len(b), b)), uniq[::-1], uniq):
+        if all(_numbers_ok(ex, order) for ex in examples[key]):
+            literals = order
+            break
+    if literals is None:
         return None
     return _Template(
+        prefix=ln.offset,
         anchor=anchor,
-        tail=tail.rstrip(),
-        literals=sorted({b for b in lits if b}, key=len, reverse=True),
+        tail=tail,
+        literals=literals,
         k=len(spans),
+        mode=mode,
         step_col=step_col,
         epoch_col=epoch_col,
         cols=cols,
-        ordinal=rec.step is None and rec.ordinal,
+        total_col=total_col,
+        keras_total=keras_total if mode == "keras" else None,
         drop_mfu_col=drop,
+        unit="epoch" if mode == "keras" else "step",
     )
+
+
+def _numbers_ok(body: str, literals: list[bytes]) -> bool:
+    want = [_float(m.group(0)) for m in _NUMBER_TOKEN.finditer(body)]
+    got = _parse_numbers(body.encode("utf-8"), literals)
+    return got is not None and len(got) == len(want) and np.array_equal(got, np.asarray(want, dtype=np.float64), equal_nan=True)
 
 
 def _parse_numbers(block: bytes, literals: list[bytes]) -> np.ndarray | None:
@@ -1402,8 +1593,19 @@ def _iter_chunks(path: Path, part: Part) -> Iterator[tuple[int, bytes]]:
             yield lineno, carry + b"\n"
 
 
+def _has_giant(chunk: bytes) -> bool:
+    """Whether some line of ``chunk`` may exceed MAX_LINE_BYTES: such a line covers a whole
+    aligned window of half that size with no newline in it."""
+    w = MAX_LINE_BYTES // 2
+    n = len(chunk)
+    for pos in range(0, n - w + 1, w):
+        if chunk.find(b"\n", pos, pos + w) < 0:
+            return True
+    return False
+
+
 def _split_giant(chunk: bytes, lineno: int, part: Part) -> Iterator[tuple[int, bytes]]:
-    if len(chunk) <= MAX_LINE_BYTES:
+    if len(chunk) <= MAX_LINE_BYTES or not _has_giant(chunk):
         yield lineno, chunk
         return
     start = 0
@@ -1468,7 +1670,7 @@ def _read_text_lines(path: Path, reader: _Reader, part: Part) -> None:
         head.append((ln, line))
         if len(head) >= HEAD_LINES:
             break
-    fmt, _ = detect_format([normalize(x).text for _, x in head])
+    fmt, _ = detect_format([_detect_text(x) for _, x in head])
     reader.set_format(fmt)
     for ln, line in head:
         reader.feed(ln, line)
@@ -1494,7 +1696,7 @@ def _read_binary(path: Path, reader: _Reader, part: Part, enc: str) -> None:
                 off = chunk.index(b"\n", off) + 1
             rest.append((first + need, chunk[off:]))
             break
-    fmt, _scores = detect_format([normalize(x).text for _, x in head])
+    fmt, _scores = detect_format([_detect_text(x) for _, x in head])
     reader.set_format(fmt)
     samples: list[tuple[str, Line, Rec]] = []
     for ln, line in head:
@@ -1508,7 +1710,7 @@ def _read_binary(path: Path, reader: _Reader, part: Part, enc: str) -> None:
             rec = _sample_rule(norm, reader.order)
             if rec is not None:
                 samples.append((line, norm, rec))
-        tpl = _learn_template(samples, len(head))
+        tpl = _learn_template(samples, len(head), reader.keras_total)
     for first, chunk in _chain(rest, chunks):
         if tpl is not None and tpl.failures < 50:
             _vector_chunk(chunk, first, tpl, reader, dec)
@@ -1523,6 +1725,7 @@ def _chain(rest: list[tuple[int, bytes]], chunks: Iterator[tuple[int, bytes]]) -
 
 
 def _sample_rule(ln: Line, order: tuple[str, ...]) -> Rec | None:
+    """What the line rules make of a head line (no context), for learning the template."""
     text = ln.text
     for name in order:
         if name == "container":
@@ -1533,7 +1736,34 @@ def _sample_rule(ln: Line, order: tuple[str, ...]) -> Rec | None:
             rec = _RULE_FUNCS[name](text)
         if rec is not None:
             return rec
+    rec = _pairs(text)
+    if rec.step is not None and len(rec.pairs) >= 1 and not _is_prose(text, len(rec.pairs)):
+        return rec
     return None
+
+
+def _candidates(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, tpl: _Template) -> np.ndarray:
+    """Indexes of the lines that start with the template's anchor and end with its tail."""
+    a = np.frombuffer(tpl.anchor, dtype=np.uint8)
+    t = np.frombuffer(tpl.tail, dtype=np.uint8)
+    e = ends - (buf[np.maximum(ends - 1, 0)] == 13)  # line end without a trailing \r
+    idx = np.flatnonzero((e - starts) >= tpl.prefix + len(a) + len(t) + tpl.k)
+    s = starts[idx] + tpl.prefix
+    if not len(a):  # a line that starts with its first number: no letter first
+        first = buf[np.minimum(s, len(buf) - 1)]
+        ok = ((first >= 48) & (first <= 57)) | (first == 32) | (first == 45) | (first == 43) | (first == 46)
+        idx, s = idx[ok], s[ok]
+    for j in range(len(a)):
+        if not len(idx):
+            break
+        ok = buf[s + j] == a[j]
+        idx, s = idx[ok], s[ok]
+    if len(t) and len(idx):
+        ee = e[idx]
+        for j in range(len(t)):
+            ok = buf[ee - 1 - j] == t[len(t) - 1 - j]
+            idx, ee = idx[ok], ee[ok]
+    return idx
 
 
 def _vector_chunk(chunk: bytes, first: int, tpl: _Template, reader: _Reader, dec: str) -> None:
@@ -1546,51 +1776,34 @@ def _vector_chunk(chunk: bytes, first: int, tpl: _Template, reader: _Reader, dec
     starts = np.empty(n, dtype=np.int64)
     starts[0] = 0
     starts[1:] = ends[:-1] + 1
-    a = np.frombuffer(tpl.anchor, dtype=np.uint8)
-    cand = (ends - starts) >= len(a) + len(tpl.tail)
-    idx = np.flatnonzero(cand)
-    if len(a):
-        ok = np.ones(len(idx), dtype=bool)
-        s = starts[idx]
-        for j, byte in enumerate(a):
-            ok &= buf[s + j] == byte
-        idx = idx[ok]
-    if len(tpl.tail) and len(idx):
-        t = np.frombuffer(tpl.tail, dtype=np.uint8)
-        # line end without a trailing \r
-        e = ends[idx]
-        e = e - (buf[np.maximum(e - 1, 0)] == 13)
-        ok = np.ones(len(idx), dtype=bool)
-        for j, byte in enumerate(t[::-1]):
-            ok &= buf[np.maximum(e - 1 - j, 0)] == byte
-        idx = idx[ok]
-    is_cand = np.zeros(n, dtype=bool)
-    is_cand[idx] = True
-    if len(idx) == 0:
+    idx = _candidates(buf, starts, ends, tpl)
+    if len(idx) < max(8, n // 20):
+        tpl.failures += 1 if len(idx) < n // 100 else 0
         for ln, line in _lines_of(chunk, first, dec):
             reader.feed(ln, line)
         return
-    # blank every other line so that only candidates remain
-    lengths = ends - starts + 1
-    blank = np.repeat(~is_cand, lengths)
+    is_cand = np.zeros(n, dtype=bool)
+    is_cand[idx] = True
+    # blank every other line, and the fixed-width prefix of candidates
     work = buf.copy()
-    work[blank] = 32
+    work[np.repeat(~is_cand, ends - starts + 1)] = 32
+    if tpl.prefix:
+        pre = (starts[idx][:, None] + np.arange(tpl.prefix)[None, :]).ravel()
+        work[pre] = 32
     work[ends] = 10
     wbytes = work.tobytes()
     good: list[np.ndarray] = []
-    good_rows: list[np.ndarray] = []
+    rows_l: list[np.ndarray] = []
     bad: list[int] = []
     stack = [(0, len(idx))]
     k = tpl.k
     while stack:
         lo, hi = stack.pop()
-        if lo >= hi:
-            continue
         seg = wbytes[starts[idx[lo]] : ends[idx[hi - 1]] + 1]
         vals = _parse_numbers(seg, tpl.literals)
         if vals is not None and vals.shape[0] == (hi - lo) * k:
             good.append(idx[lo:hi])
-            good_rows.append(vals.reshape(hi - lo, k))
+            rows_l.append(vals.reshape(hi - lo, k))
             continue
         if hi - lo == 1:
             bad.append(int(idx[lo]))
@@ -1598,17 +1811,31 @@ def _vector_chunk(chunk: bytes, first: int, tpl: _Template, reader: _Reader, dec
         mid = (lo + hi) // 2
         stack.append((mid, hi))
         stack.append((lo, mid))
-    if bad:
-        tpl.failures += 1 if len(bad) > max(10, len(idx) // 10) else 0
-        is_cand[np.asarray(bad, dtype=np.int64)] = False
     if good:
         g_idx = np.concatenate(good)
-        rows = np.concatenate(good_rows)
+        rows = np.concatenate(rows_l)
         order = np.argsort(g_idx, kind="stable")
         g_idx, rows = g_idx[order], rows[order]
     else:
         g_idx = np.zeros(0, dtype=np.int64)
         rows = np.zeros((0, k))
+    # rows that parse but do not mean what the template says go through the rules too
+    if len(g_idx):
+        ok = np.ones(len(g_idx), dtype=bool)
+        if tpl.step_col is not None:
+            st = rows[:, tpl.step_col]
+            ok &= np.isfinite(st) & (st >= 0)
+            if tpl.mode == "col":
+                ok &= st == np.floor(st)
+        if tpl.mode == "keras" and tpl.total_col is not None:
+            ok &= rows[:, tpl.total_col] == tpl.keras_total
+        if not ok.all():
+            bad.extend(g_idx[~ok].tolist())
+            g_idx, rows = g_idx[ok], rows[ok]
+    if len(bad) > max(10, len(idx) // 10):
+        tpl.failures += 1
+    if bad:
+        is_cand[np.asarray(bad, dtype=np.int64)] = False
     others = np.flatnonzero(~is_cand)
     _apply_vector(g_idx, rows, others, starts, ends, chunk, first, tpl, reader, dec)
 
@@ -1625,65 +1852,86 @@ def _apply_vector(
     reader: _Reader,
     dec: str,
 ) -> None:
+    """Feed the other lines in order (each sees the step of the template line before it), then
+    add the template lines' points to the builders in bulk."""
     part = reader.part
-    # the other lines, in order, with the step of the last template line before each
-    if tpl.step_col is not None and len(g_idx):
-        g_steps = rows[:, tpl.step_col]
-    else:
-        g_steps = None
-    g_epochs = rows[:, tpl.epoch_col] if tpl.epoch_col is not None and len(g_idx) else None
-    pos = np.searchsorted(g_idx, others, side="left") if len(others) else np.zeros(0, np.int64)
-    for j, li in enumerate(others.tolist()):
-        p = int(pos[j])
-        if p > 0 and g_steps is not None:
-            reader.step = float(g_steps[p - 1])
-            reader.seen_step = True
-            if g_epochs is not None:
-                reader.epoch = float(g_epochs[p - 1])
-        line = chunk[starts[li] : ends[li]].decode(dec, errors="replace").rstrip("\r")
-        reader.feed(first + li, line)
+    g_steps = rows[:, tpl.step_col] if tpl.mode == "col" and tpl.step_col is not None else None
+    g_epochs = rows[:, tpl.epoch_col] if tpl.epoch_col is not None else None
+    start_epoch, start_header = reader.epoch, reader.header_epoch
+    ctx_epoch = np.full(len(others), np.nan)
+    ctx_header = np.full(len(others), np.nan)
+    prev_other = -1
+    if len(others):
+        pos = np.searchsorted(g_idx, others, side="left")
+        olist = others.tolist()
+        plist = pos.tolist()
+        for j, li in enumerate(olist):
+            p = plist[j]
+            if p > 0 and int(g_idx[p - 1]) > prev_other:
+                # a template line came after the previous other line: its step is the context
+                if g_steps is not None:
+                    reader.step = float(g_steps[p - 1])
+                    reader.seen_step = True
+                if g_epochs is not None:
+                    reader.epoch = float(g_epochs[p - 1])
+            line = chunk[starts[li] : ends[li]].decode(dec, errors="replace")
+            reader.feed(first + li, line.rstrip("\r"))
+            prev_other = li
+            if reader.epoch is not None:
+                ctx_epoch[j] = reader.epoch
+            if reader.header_epoch is not None:
+                ctx_header[j] = reader.header_epoch
     if not len(g_idx):
         return
     lines = (g_idx + first).astype(np.int64)
-    if tpl.ordinal:
+    # context of each template line: the state after the last other line before it
+    before = np.searchsorted(others, g_idx, side="left") - 1 if len(others) else np.full(len(g_idx), -1)
+    has_before = before >= 0
+    safe = np.maximum(before, 0)
+
+    def ctx(arr: np.ndarray, start: float | None) -> np.ndarray:
+        out = arr[safe] if len(arr) else np.full(len(g_idx), np.nan)
+        return np.where(has_before, out, np.nan if start is None else start)
+
+    if g_epochs is not None:
+        epochs = g_epochs
+    else:
+        epochs = ctx(ctx_epoch, start_epoch)
+        if np.isnan(epochs).all():
+            epochs = None
+    if tpl.mode == "keras":
+        header = ctx(ctx_header, start_header)
+        nn = rows[:, tpl.step_col] if tpl.step_col is not None else np.ones(len(g_idx))
+        tot = rows[:, tpl.total_col] if tpl.total_col is not None else np.ones(len(g_idx))
+        steps = np.where(nn >= tot, header, header - 1 + nn / tot)
+        epochs = header
+        keep = np.isfinite(steps)
+        if not keep.all():  # no "Epoch N/M" before them: not epochs (model.evaluate)
+            steps, epochs, rows, lines = steps[keep], epochs[keep], rows[keep], lines[keep]
+    else:
+        steps = g_steps
+    if tpl.mode == "ordinal":
         reader.ordinal_lines.extend(array("q", lines.tobytes()))
-    steps = g_steps
-    epochs = g_epochs
     for col, raw, canon in tpl.cols:
         vals = rows[:, col]
-        mask = None
-        if tpl.drop_mfu_col is not None and col == tpl.drop_mfu_col:
-            mask = vals != -100.0
+        mask = vals != -100.0 if tpl.drop_mfu_col is not None and col == tpl.drop_mfu_col else None
+        ll = lines if mask is None else lines[mask]
+        vl = vals if mask is None else vals[mask]
+        el = None if epochs is None else (epochs if mask is None else epochs[mask])
         if steps is None:
-            # ordinal records: deferred like any dict without a step
-            ep = epochs if epochs is not None else None
-            vl = vals if mask is None else vals[mask]
-            ll = lines if mask is None else lines[mask]
-            el = None if ep is None else (ep if mask is None else ep[mask])
-            for i in range(len(vl)):
-                reader.pending.append((raw, canon, float(vl[i]), int(ll[i]), None if el is None else float(el[i]), True))
+            # dicts without a step: placed after reading, like any other
+            reader.bulk_pending.append((raw, canon, vl, ll, np.full(len(vl), np.nan) if el is None else el))
             continue
-        st, vl, ll = steps, vals, lines
-        el = epochs
-        if mask is not None:
-            st, vl, ll = st[mask], vl[mask], ll[mask]
-            el = None if el is None else el[mask]
-        b = part.builder(raw, canon)
-        b.steps.frombytes(np.ascontiguousarray(st, dtype=np.float64).tobytes())
-        b.values.frombytes(np.ascontiguousarray(vl, dtype=np.float64).tobytes())
-        b.lines.frombytes(np.ascontiguousarray(ll, dtype=np.int64).tobytes())
-        if el is not None:
-            b.epochs.frombytes(np.ascontiguousarray(el, dtype=np.float64).tobytes())
-            b.has_epochs = True
-        else:
-            b.epochs.frombytes(np.full(len(st), np.nan).tobytes())
-    if steps is not None:
-        last = int(np.argmax(g_idx))
-        if not len(others) or g_idx[last] > others[-1]:
-            reader.step = float(steps[last])
-            reader.seen_step = True
-            if epochs is not None:
-                reader.epoch = float(epochs[last])
+        st = steps if mask is None else steps[mask]
+        name = reader._bulk(raw, canon, st, vl, ll, el)
+        if tpl.unit != "step":
+            reader.raw_units[name] = tpl.unit
+    last = len(g_idx) - 1
+    if steps is not None and len(steps) and (not len(others) or g_idx[last] > others[-1]):
+        reader.step = float(steps[-1])
+        reader.seen_step = True
+        if epochs is not None and epochs[-1] == epochs[-1]:
+            reader.epoch = float(epochs[-1])
     reader.n_records += len(g_idx)
 
 
@@ -1718,7 +1966,3 @@ def sniff(path: Path, head: bytes) -> float:
         return 0.15 if hint else 0.1
     except Exception:  # a sniff must never raise
         return 0.0
-
-
-if sys.version_info < (3, 10):  # pragma: no cover - the package requires 3.10
-    raise ImportError("traindx needs Python 3.10 or newer")

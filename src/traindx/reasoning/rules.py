@@ -427,10 +427,31 @@ def exploding_gradients(ctx: Context) -> Hypothesis | None:
 
 @rule("mixed_precision_overflow")
 def mixed_precision_overflow(ctx: Context) -> Hypothesis | None:
+    f = ctx.facts
+    crash = ctx.sym("run_crashed")
+    floor = ctx.run.events_of("loss_scale_min")
+    if crash is not None and floor:
+        overflow = f.overflow_events_before(None)
+        scales = [e.get("to") for e in overflow if e.get("to") is not None]
+        ev = [Evidence(e.text[:300], e.where, e.step) for e in floor[-1:]]
+        ev += [Evidence(e.text[:300], e.where, e.step) for e in overflow[-3:]]
+        basis = "the loss scaler reached its minimum and training stopped"
+        if scales:
+            basis += f", after {len(overflow)} overflow messages with the scale falling to {fmt_num(min(scales))}"
+        explains = ["run_crashed"] + [sid for sid in ("nan_inf", "loss_divergence") if ctx.sym(sid) is not None and not ctx.after_divergence(ctx.sym(sid))]
+        return make(
+            ctx,
+            "mixed_precision_overflow",
+            tier=conf.DIRECT,
+            support=1 + (1 if len(overflow) >= 5 else 0),
+            explains=explains,
+            evidence=ev,
+            basis=basis,
+            values={"onset": fmt_step(overflow[0].step) if overflow and overflow[0].step is not None else "the first overflow"},
+        )
     n = ctx.sym("nan_inf")
     if n is None or ctx.after_divergence(n):
         return None
-    f = ctx.facts
     overflow = f.overflow_events_before(n.step)
     fp16 = f.fp16()
     if len(overflow) >= 3:
@@ -621,7 +642,7 @@ def overfitting(ctx: Context) -> Hypothesis | None:
             fix=fix,
             expected_impact=impact,
         )
-    if g is not None and g.data.get("widened") and not ctx.after_divergence(g):
+    if g is not None and g.data.get("widened") and g.severity != "low" and not ctx.after_divergence(g):
         return make(
             ctx,
             "overfitting",
@@ -792,4 +813,46 @@ def vanishing_gradients(ctx: Context) -> Hypothesis | None:
         evidence=[Evidence(f"grad norm {fmt_num(float(g.values[-1]))} at {at(g, len(g) - 1)} (mean {fmt_num(med)} over the second half)", g.where(len(g) - 1), float(g.steps[-1]))] + p.evidence[:1],
         basis=f"the global gradient norm is tiny ({fmt_num(med)}) while the loss does not move",
         confirm="per-layer gradient norms: confirmed if the first layers' norms are below 1e-3 of the last layers'",
+    )
+
+
+# -- resources ----------------------------------------------------------------------------------
+
+
+@rule("out_of_memory")
+def out_of_memory(ctx: Context) -> Hypothesis | None:
+    o = ctx.sym("oom_error")
+    if o is None:
+        return None
+    from ..checks.system.oom import human_bytes
+
+    d = o.data
+    fix = None
+    bs = None
+    for key in ("per_device_train_batch_size", "train_batch_size", "batch_size", "micro_batch_size", "train_micro_batch_size_per_gpu"):
+        bs = ctx.run.config_value(key)
+        if bs is not None:
+            break
+    if d.get("fragmented"):
+        fix = (
+            f"The failed request ({human_bytes(d.get('tried_to_allocate'))}) was smaller than the memory PyTorch held reserved but unused "
+            f"({human_bytes(d.get('reserved_unallocated'))}): set PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True, and if it still fails, halve the per-device batch size."
+        )
+    elif bs is not None:
+        fix = (
+            f"Halve {bs.key} (now {bs.value}, {bs.where}) and double gradient accumulation to keep the global batch; "
+            "enable gradient checkpointing and bf16/fp16 if not on yet."
+        )
+    over = ""
+    if d.get("tried_to_allocate") and d.get("free") is not None:
+        over = f"; it asked for {human_bytes(d['tried_to_allocate'])} with {human_bytes(d['free'])} free"
+    return make(
+        ctx,
+        "out_of_memory",
+        tier=conf.DIRECT,
+        support=2 if d.get("tried_to_allocate") else 0,
+        explains=["oom_error"] + (["run_crashed"] if ctx.sym("run_crashed") is not None and ctx.sym("run_crashed").data.get("last_kind") == "exception" and "OutOfMemory" in str(ctx.sym("run_crashed").data.get("exc_type")) else []),
+        evidence=list(o.evidence),
+        basis="the out-of-memory error is in the log" + over,
+        fix=fix,
     )

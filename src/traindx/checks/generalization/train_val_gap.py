@@ -34,8 +34,10 @@ def train_val_gap(
     At the last evaluation the held-out loss is more than ``max_gap`` (10%)
     above the training loss at the same step (relative to the training loss),
     and the gap grew by at least ``widening`` (5 points) since the first
-    evaluation; a gap of ``high_gap`` (50%) or more is high severity. A gap that did not grow is reported as low severity: a stable
-    gap is normal for many tasks.
+    evaluation; a gap of ``high_gap`` (50%) or more is high severity. A gap
+    that did not grow, or that grew while the held-out loss is still
+    improving (its best is among the last quarter of evaluations), is low
+    severity: the model still generalizes better with each evaluation.
 
     ## Why it matters
     A widening gap is the generalization error growing: the model fits the
@@ -72,7 +74,14 @@ def train_val_gap(
     if g1 <= max_gap:
         return []
     widened = g1 - g0 >= widening
-    severity = ("high" if g1 >= high_gap else "medium") if widened else "low"
+    # still improving: the best held-out loss is among the last quarter of evaluations
+    n_v = len(v)
+    best_i = int(v.values.argmin())
+    improving = best_i >= n_v - max(1, n_v // 4)
+    if not widened or improving:
+        severity = "low"
+    else:
+        severity = "high" if g1 >= high_gap else "medium"
     train = run.series["loss/train"]
     ev = [
         Evidence(
@@ -89,6 +98,7 @@ def train_val_gap(
     summary = (
         f"held-out loss {fmt_num(float(v.values[i1]))} vs training loss {fmt_num(t1)} at {at(v, i1)} ({gap_text(g1)})"
         + (f"; the gap widened from {gap_text(g0)} at {at(v, i0)}" if widened else "; the gap did not widen")
+        + ("; the held-out loss is still improving" if improving else "")
     )
     return [
         Symptom(
@@ -100,6 +110,6 @@ def train_val_gap(
             step=float(v.steps[i1]),
             step_unit=v.step_unit,
             evidence=ev,
-            data={"gap_first": g0, "gap_last": g1, "widened": widened, "train_series": train.source_name},
+            data={"gap_first": g0, "gap_last": g1, "widened": widened, "improving": improving, "train_series": train.source_name},
         )
     ]

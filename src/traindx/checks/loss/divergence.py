@@ -8,7 +8,7 @@ import numpy as np
 
 from ...findings import Evidence, Request, Symptom
 from ...run import Run, fmt_num, fmt_step
-from ..evidence import at, point
+from ..evidence import at, point, span
 from ..registry import check
 from ..stats import reduce, robust_sigma, rolling_median, smoothing_window
 
@@ -150,6 +150,12 @@ def loss_divergence(
     ]
     if peak_i != onset:
         evidence.append(point(fin, peak_i, "peak training loss"))
+    # the sharpest single step of the climb, when it carries a large share of the rise
+    if n - onset >= 3:
+        jumps = np.diff(vals[onset:])
+        jmax = int(np.argmax(jumps))
+        if jumps[jmax] >= 0.25 * up and onset + jmax + 1 != peak_i:
+            evidence.append(span(fin, onset + jmax, onset + jmax + 1, "sharpest jump: training loss"))
     evidence.append(
         Evidence(
             text=f"training loss at the end {fmt_num(float(vals[last_i]))} at {at(fin, last_i)} "

@@ -63,7 +63,7 @@ def _flat_stretch_start(values: np.ndarray, tail_start: int, lo: float, hi: floa
 def loss_plateau(
     run: Run,
     *,
-    min_points: int = 8,
+    min_points: int = 20,
     min_improvement: float = 0.03,
     tail_fraction: float = 0.3,
     min_flat_points: int = 4,
@@ -86,7 +86,7 @@ def loss_plateau(
       (3%): the model predicts the uniform distribution;
     - *constant*: the last ``tail_fraction`` (30%) of the points are identical
       to within ``constant_spread`` (0.01%) and not zero;
-    - *no improvement*: over at least ``min_points`` (8) points, no later fifth
+    - *no improvement*: over at least ``min_points`` (20) points, no later fifth
       of the run has a median loss more than ``min_improvement`` (3%) below the
       first fifth's.
 
@@ -166,10 +166,24 @@ def loss_plateau(
         spread = float(hi_q - lo_q) / med
         chance = match_chance(med, run, tolerance=chance_tolerance) if spread <= chance_spread else None
         constant = spread <= constant_spread
+        onset = 0
         if chance is not None or constant:
             band_lo = float(tail.min()) if constant else med * (1 - chance_spread)
             band_hi = float(tail.max()) if constant else med * (1 + chance_spread)
             onset = _flat_stretch_start(v, n - k_tail, band_lo, band_hi)
+        if chance is not None and "common" in chance[1]:
+            # a level that merely equals ln(k) for a common k (not the run's own class
+            # count) is chance only when the log covers the start and the model never
+            # got below it, or when the loss climbed up to it
+            before = v[:onset]
+            low = med * (1 - chance_spread)
+            # climbed up to it: the loss had been clearly lower (3x the spread allowed) before
+            rose_to_it = before.size > 0 and float(np.min(before)) < med * (1 - 3 * chance_spread)
+            starts_early = float(fin.steps[0]) <= 0.05 * max(float(fin.steps[-1]), 1.0)
+            never_below = before.size == 0 or float(np.min(before)) >= low
+            if not (rose_to_it or (starts_early and never_below)):
+                chance = None
+        if chance is not None or constant:
             ev = [point(fin, onset, "training loss"), point(fin, n - 1, "training loss")]
             kind = "chance" if chance is not None else "constant"
             if onset > 0:

@@ -1,0 +1,1 @@
+"""System checks: crashes, memory, throughput (codes TDX6xx)."""
