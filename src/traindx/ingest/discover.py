@@ -257,7 +257,7 @@ def merge(parts: list[Part], run: Run) -> Run:
                 canonical=canon,
                 source=part.display,
                 step_unit=part.units.get(raw, part.step_unit),
-                step_source=part.step_source,
+                step_source=part.step_sources.get(raw, part.step_source),
                 reader=part.reader,
             )
             candidates.setdefault(canon, []).append((order, reader_rank(part.reader), s))
@@ -277,14 +277,19 @@ def merge(parts: list[Part], run: Run) -> Run:
         run.issues.extend(part.issues)
     for canon in sorted(candidates):
         cands = candidates[canon]
-        # densest first; then the more structured reader; then file order
-        cands.sort(key=lambda c: (-len(c[2]), -c[1], c[0]))
+        # logged steps over line ordinals; then densest; then the more structured reader; then file order
+        cands.sort(key=lambda c: (c[2].step_source != "logged", -len(c[2]), -c[1], c[0]))
         primary = cands[0][2]
         run.series[canon] = primary
         if len(cands) > 1:
             others = [c[2] for c in cands[1:]]
             run.alternates[canon] = others
-            reason = "densest series" if len(primary) > len(others[0]) else "same density; the more structured source"
+            if primary.step_source == "logged" and others[0].step_source != "logged":
+                reason = "logged steps preferred over line order"
+            elif len(primary) > len(others[0]):
+                reason = "densest series"
+            else:
+                reason = "same density; the more structured source"
             run.choices.append(
                 SeriesChoice(
                     name=canon,

@@ -84,6 +84,12 @@ EXACT: dict[str, str] = {
     "samples_per_second": "samples_per_sec",
     "throughput per gpu (tflop/s/gpu)": "tflops_per_gpu",
     "mfu": "mfu",
+    "bf16 mfu": "mfu",
+    "tflops": "tflops_per_gpu",
+    "samples per second": "samples_per_sec",
+    "elapsed time per iteration (s)": "step_time",
+    "consumed tokens": "consumed_tokens",
+    "update": "epoch_progress",  # fairseq: fractional epoch
     # memory
     "memory": "memory/allocated",
     "mem": "memory/allocated",
@@ -93,6 +99,10 @@ EXACT: dict[str, str] = {
     "max_memory_allocated": "memory/peak",
     "peak_memory": "memory/peak",
     "gpu_mem": "memory/allocated",
+    "memory allocated (mb)": "memory/allocated_mb",
+    "memory max allocated (mb)": "memory/peak_mb",
+    "memory reserved (mb)": "memory/reserved_mb",
+    "memory max reserved (mb)": "memory/peak_reserved_mb",
     # counters and positions
     "epoch": "epoch",
     "global batch size": "batch_size",

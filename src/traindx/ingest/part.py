@@ -42,20 +42,24 @@ class SeriesBuilder:
         self.steps.append(step)
         self.values.append(value)
         self.lines.append(line)
-        if epoch is None:
-            self.epochs.append(NAN)
-        else:
+        if epoch is not None:
+            if not self.has_epochs:
+                # the epochs array is only kept once a point carries an epoch
+                self.epochs.extend([NAN] * (len(self.steps) - 1))
+                self.has_epochs = True
             self.epochs.append(epoch)
-            self.has_epochs = True
+        elif self.has_epochs:
+            self.epochs.append(NAN)
 
     def __len__(self) -> int:
         return len(self.steps)
 
     def build(self, *, canonical: str, source: str, step_unit: str, step_source: str, reader: str) -> Series:
-        steps = np.frombuffer(self.steps, dtype=np.float64).copy() if len(self.steps) else np.zeros(0)
-        values = np.frombuffer(self.values, dtype=np.float64).copy() if len(self.values) else np.zeros(0)
-        lines = np.frombuffer(self.lines, dtype=np.int64).copy() if len(self.lines) else np.zeros(0, dtype=np.int64)
-        epochs = np.frombuffer(self.epochs, dtype=np.float64).copy() if self.has_epochs else None
+        # views on the builder's buffers, no copy: the Series keeps the buffers alive
+        steps = np.frombuffer(self.steps, dtype=np.float64) if len(self.steps) else np.zeros(0)
+        values = np.frombuffer(self.values, dtype=np.float64) if len(self.values) else np.zeros(0)
+        lines = np.frombuffer(self.lines, dtype=np.int64) if len(self.lines) else np.zeros(0, dtype=np.int64)
+        epochs = np.frombuffer(self.epochs, dtype=np.float64) if self.has_epochs else None
         steps, values, lines, epochs = sort_dedupe(steps, values, lines, epochs)
         return Series(
             name=canonical,
@@ -113,6 +117,7 @@ class Part:
     samples: list[Sample] = field(default_factory=list)
     issues: list[ReadIssue] = field(default_factory=list)
     units: dict[str, str] = field(default_factory=dict)  # raw name -> step unit, when it differs
+    step_sources: dict[str, str] = field(default_factory=dict)  # raw name -> step source, when it differs
 
     @property
     def display(self) -> str:

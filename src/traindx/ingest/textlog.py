@@ -1223,6 +1223,7 @@ class _Reader:
             for f in self.tracebacks[rank].close():
                 self._emit(f, f.line or 0, rank)
         self._resolve_pending()
+        self._settings_out_of_series()
         for b in self.part.series.values():
             _order_by_line(b)
         for raw, unit in self.raw_units.items():
@@ -1234,6 +1235,21 @@ class _Reader:
             for r in list(self.part.units):
                 if self.part.units[r] == "epoch":
                     del self.part.units[r]
+
+    def _settings_out_of_series(self, *, curve: int = 5) -> None:
+        """A value printed once in a log that has real curves is a setting, not a curve:
+        move it to the config (``log.<name>``) so it neither clutters the series nor
+        stretches the step range (a header line "... cosine to 1e-3 at step 800")."""
+        series = self.part.series
+        if not any(len(b) >= curve for b in series.values()):
+            return
+        # only names the metric table does not know: a single validation loss is still a measurement
+        for raw in [r for r, b in series.items() if len(b) == 1 and (b.canonical or names.canonical(r)) == r]:
+            b = series.pop(raw)
+            key = "log." + re.sub(r"\s+", "_", raw.strip())
+            self.part.set_config(key, b.values[0], int(b.lines[0]) or None)
+            self.part.units.pop(raw, None)
+            self.part.step_sources.pop(raw, None)
 
     def _resolve_pending(self) -> None:
         """Steps for lines that had none: a nearby tqdm bar, else their order among such lines."""
@@ -1294,11 +1310,12 @@ class _Reader:
                 self._bulk(raw, canon, st, vs, ls, es)
             return
         # Mixed: series with a logged step and series placed by line order in one
-        # file. A Part has one step_source, so the ordinal ones get a name of their
-        # own and do not compete with the logged series for a canonical name.
+        # file. The ordinal ones get a raw name of their own and are marked
+        # inferred; discover prefers a logged series of the same canonical name.
         for raw, canon, st, vs, ls, es in inferred:
             name = f"{raw} (line order)"
-            self._bulk(name, name, st, vs, ls, es)
+            part.step_sources[name] = "inferred"
+            self._bulk(name, canon, st, vs, ls, es)
 
     def _bulk(self, raw: str, canon: str | None, steps: np.ndarray, values: np.ndarray, lines: np.ndarray, epochs: np.ndarray | None) -> str:
         """Add many points to one raw series at once (same renaming rule as :meth:`_point`)."""

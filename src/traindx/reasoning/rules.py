@@ -849,7 +849,8 @@ def out_of_memory(ctx: Context) -> Hypothesis | None:
     return make(
         ctx,
         "out_of_memory",
-        tier=conf.DIRECT,
+        # the message with its sizes is the allocator's own report; a bare "out of memory" may be a side effect
+        tier=conf.DIRECT if d.get("tried_to_allocate") else conf.CIRCUMSTANTIAL,
         support=2 if d.get("tried_to_allocate") else 0,
         explains=["oom_error"] + (["run_crashed"] if ctx.sym("run_crashed") is not None and ctx.sym("run_crashed").data.get("last_kind") == "exception" and "OutOfMemory" in str(ctx.sym("run_crashed").data.get("exc_type")) else []),
         evidence=list(o.evidence),
