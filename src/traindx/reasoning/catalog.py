@@ -33,7 +33,8 @@ def catalog() -> dict[str, CauseEntry]:
     import yaml
 
     text = resources.files("traindx.reasoning.knowledge").joinpath("causes.yaml").read_text(encoding="utf-8")
-    raw: dict[str, Any] = yaml.safe_load(text)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when the wheel has it
+    raw: dict[str, Any] = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
     return {
         cid: CauseEntry(
             id=cid,
