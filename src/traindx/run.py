@@ -274,6 +274,21 @@ class Run:
         return not (self.series or self.events or self.config or self.samples)
 
 
+DISPLAY_NAMES = {
+    "loss/train": "training loss",
+    "loss/val": "validation loss",
+    "loss/test": "test loss",
+    "grad_norm": "gradient norm",
+    "lr": "learning rate",
+    "loss_scale": "loss scale",
+}
+
+
+def display_name(canonical: str) -> str:
+    """How a canonical series name reads in a sentence (``loss/train`` -> ``training loss``)."""
+    return DISPLAY_NAMES.get(canonical, canonical)
+
+
 def to_float(v: Any) -> float | None:
     """A number from a config or log value (``"5e-05"``, ``1``, ``"nan"``), else None."""
     if isinstance(v, bool):

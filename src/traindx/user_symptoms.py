@@ -19,7 +19,8 @@ from .findings import Evidence, Symptom, UserSymptom
 from .run import Run, Series, fmt_num, fmt_step
 
 _POS = re.compile(r"\b(epoch|ep|step|iteration|iter|it|update|batch)s?\s*#?\s*(\d+(?:\.\d+)?)", re.I)
-_POS_AT = re.compile(r"\b(?:at|after|around|from|near)\s+(\d+(?:\.\d+)?)\b", re.I)
+# "at 3000" is a position (an integer step), unless it states a level: "stuck at 2", "plateaus at 7"
+_POS_AT = re.compile(r"(?<!stuck )(?<!stays )(?<!stay )(?<!plateaus )(?<!plateaued )(?<!plateau )\b(?:at|after|around|from|near)\s+(\d+)\b(?!\.\d)", re.I)
 
 DIRECTIONS: tuple[tuple[str, str], ...] = (
     ("nan", r"\bnan\b|\binf\b|infinit|not a number"),

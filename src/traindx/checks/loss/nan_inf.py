@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from ...findings import Evidence, Symptom, severity_rank
-from ...run import Run, Series, fmt_num, fmt_step
+from ...run import Run, Series, display_name, fmt_num, fmt_step
 from ..evidence import at
 from ..registry import check
 
@@ -141,7 +141,7 @@ def nan_inf(run: Run, *, lead_window: int = 20, saturation_tolerance: float = 1e
             severity = sev
         if primary is None:
             primary, first_step = s, float(s.steps[i])
-        summary_parts.append(f"{s.name} non-finite from {word} {fmt_step(float(s.steps[i]))}" + ("" if recovered else " to the end"))
+        summary_parts.append(f"{display_name(s.name)} non-finite from {word} {fmt_step(float(s.steps[i]))}" + ("" if recovered else " to the end"))
         data["series"].append(
             {"name": s.name, "first_step": float(s.steps[i]), "count": n_bad, "recovered": recovered, **lead_data}
         )
