@@ -26,13 +26,26 @@ DOC_SECTIONS = ("Symptom", "Why it matters", "Evidence", "Likely causes", "Fix",
 
 CHECK_MODULES: tuple[str, ...] = (
     "loss.divergence",
+    "loss.spike",
     "loss.nan_inf",
     "loss.plateau",
+    "loss.slow_convergence",
+    "loss.oscillation",
     "loss.at_zero",
+    "gradients.explosion",
+    "gradients.vanishing",
+    "gradients.dead_units",
     "generalization.val_loss_rising",
     "generalization.train_val_gap",
+    "generalization.suspicious_eval",
+    "generalization.metric_drop",
     "system.crashed",
     "system.oom",
+    "system.loss_scale",
+    "system.memory",
+    "system.throughput",
+    "outputs.degenerate",
+    "ingest_checks.warnings",
 )
 
 Requirement = str | tuple[str, ...]  # a series name, or alternatives of which one suffices

@@ -50,9 +50,12 @@ class Context:
 
     def explained_by_divergence(self) -> list[str]:
         out = ["loss_divergence"]
-        for sid in ("nan_inf", "loss_plateau", "train_val_gap", "val_loss_rising", "loss_at_zero"):
+        for sid in ("nan_inf", "loss_plateau", "train_val_gap", "val_loss_rising", "loss_at_zero", "metric_drop", "loss_spike", "gradient_explosion"):
             if self.after_divergence(self.sym(sid)):
                 out.append(sid)
+        crash = self.sym("run_crashed")
+        if crash is not None and crash.data.get("kinds") == ["run_status"]:
+            out.append("run_crashed")  # a tracking system marking the diverged run failed
         return out
 
     def severity(self, ids: list[str]) -> str:

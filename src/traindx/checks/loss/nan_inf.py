@@ -83,10 +83,11 @@ def nan_inf(run: Run, *, lead_window: int = 20, saturation_tolerance: float = 1e
     """
     bad_series: list[tuple[Series, int, np.ndarray]] = []
     for name in sorted(run.series):
-        s = run.series[name]
-        bad = ~np.isfinite(s.values)
-        if bad.any():
-            bad_series.append((s, int(np.argmax(bad)), bad))
+        # every copy of the metric counts: another file in the folder may be another run
+        for s in [run.series[name], *run.alternates.get(name, [])]:
+            bad = ~np.isfinite(s.values)
+            if bad.any():
+                bad_series.append((s, int(np.argmax(bad)), bad))
     anomalies = run.events_of("nan_anomaly")
     nan_counter = run.get("nan_steps")
     counted = nan_counter is not None and bool(np.nanmax(nan_counter.values) > 0) if nan_counter is not None and len(nan_counter) else False
@@ -141,11 +142,16 @@ def nan_inf(run: Run, *, lead_window: int = 20, saturation_tolerance: float = 1e
             severity = sev
         if primary is None:
             primary, first_step = s, float(s.steps[i])
-        summary_parts.append(f"{display_name(s.name)} non-finite from {word} {fmt_step(float(s.steps[i]))}" + ("" if recovered else " to the end"))
+        copies = sum(1 for t in bad_series if t[0].name == s.name)
+        where = f" in {s.source}" if copies > 1 else ""
+        summary_parts.append(f"{display_name(s.name)}{where} non-finite from {word} {fmt_step(float(s.steps[i]))}" + ("" if recovered else " to the end"))
         data["series"].append(
             {"name": s.name, "first_step": float(s.steps[i]), "count": n_bad, "recovered": recovered, **lead_data}
         )
     # a zero loss alongside a NaN gradient norm: the loss is being masked, not learned
+    if primary is not None and primary.name.startswith("grad_norm"):
+        # the loss logged in the same file as the NaN gradient norm
+        loss = next((c for c in [run.get("loss/train"), *run.alternates.get("loss/train", [])] if c is not None and c.source == primary.source), loss)
     if loss is not None and primary is not None and primary.name.startswith("grad_norm"):
         after = loss.values[loss.steps >= (first_step or 0)]
         if after.size >= 2 and np.all(after[1:] == 0):

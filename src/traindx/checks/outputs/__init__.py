@@ -1,0 +1,1 @@
+"""Output checks: generated samples (codes TDX7xx)."""
