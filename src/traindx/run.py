@@ -153,6 +153,24 @@ class Sample:
 
 
 @dataclass(frozen=True)
+class CodeFact:
+    """Something the training code does or fails to do, found by parsing it (never by running it).
+
+    ``kind`` is a short id (``no_zero_grad``, ``zero_grad_after_backward``,
+    ``no_clip``, ``eval_without_no_grad``...).
+    """
+
+    kind: str
+    text: str
+    source: str
+    line: int | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.source}:{self.line}" if self.line else self.source
+
+
+@dataclass(frozen=True)
 class ReadIssue:
     """A located problem met while reading a file; reading went on."""
 
@@ -206,6 +224,7 @@ class Run:
     config: dict[str, ConfigValue] = field(default_factory=dict)
     summary: dict[str, ConfigValue] = field(default_factory=dict)
     samples: list[Sample] = field(default_factory=list)
+    code_facts: list[CodeFact] = field(default_factory=list)
     sources: list[SourceInfo] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     issues: list[ReadIssue] = field(default_factory=list)

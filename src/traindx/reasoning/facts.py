@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..findings import Evidence
-from ..run import ConfigValue, Run, Series, fmt_num, to_float
 from ..checks.evidence import at
 from ..checks.stats import nearest_index
+from ..findings import Evidence
+from ..run import ConfigValue, Run, Series, fmt_num, to_float
 
 LR_KEYS = ("peak_lr", "max_lr", "learning_rate", "lr", "base_lr", "optimizer.lr", "optim.lr", "train.lr")
 WARMUP_KEYS = ("warmup_steps", "warmup_iters", "lr_warmup_iters", "warmup_updates", "num_warmup_steps", "warmup_ratio", "warmup_epochs")

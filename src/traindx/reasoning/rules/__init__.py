@@ -10,7 +10,7 @@ say returns None. Rules are grouped by family, one module each.
 
 from __future__ import annotations
 
-from . import generalization, gradients, learning, lr, resources  # noqa: F401 - registers the rules
+from . import generalization, gradients, learning, lr, outputs, resources  # noqa: F401 - registers the rules
 from .base import RULES, Context
 
 __all__ = ["RULES", "Context"]

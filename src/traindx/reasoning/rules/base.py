@@ -8,8 +8,8 @@ from typing import Callable
 from ...findings import Evidence, Hypothesis, Request, Symptom, severity_rank
 from ...run import Run, fmt_num
 from .. import confidence as conf
-from ..facts import Facts
 from ..catalog import entry, fill
+from ..facts import Facts
 
 
 class Context:

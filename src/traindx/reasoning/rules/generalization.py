@@ -1,15 +1,11 @@
-"""Generalization causes: overfitting and too little data."""
+"""Generalization causes: overfitting, too little data, forgetting, leakage, shifted evaluation data."""
 
 from __future__ import annotations
-
 
 from ...findings import Evidence, Hypothesis
 from ...run import fmt_num, fmt_step
 from .. import confidence as conf
 from .base import Context, make, rule
-
-
-# -- generalization ------------------------------------------------------------------------
 
 HIGHER_BETTER = ("accuracy", "f1", "bleu", "auc", "map", "precision", "recall", "rouge", "exact_match", "reward")
 
@@ -158,4 +154,74 @@ def insufficient_data(ctx: Context) -> Hypothesis | None:
         evidence=list(z.evidence[-1:]),
         basis=f"{fmt_num(epochs)} epochs went by in this run: the data set is tiny for the number of steps",
         confirm="the number of training examples",
+    )
+
+
+@rule("catastrophic_forgetting")
+def catastrophic_forgetting(ctx: Context) -> Hypothesis | None:
+    d = ctx.sym("metric_drop")
+    if d is None or ctx.after_divergence(d):
+        return None
+    import re
+
+    names = d.data.get("metrics", [])
+    per_task = [n for n in names if re.search(r"task|domain|_[ab]\b|old|prev|first", n, re.I)]
+    improving = []
+    for name, s in sorted(ctx.run.series.items()):
+        if name in names or not re.search(r"task|domain", s.source_name + name, re.I):
+            continue
+        fin = s.finite_part()
+        if len(fin) >= 3 and float(fin.values[-1]) > float(fin.values[0]) and re.search(r"acc|f1|score|match", s.source_name + name, re.I):
+            improving.append(fin)
+    if not per_task and not improving:
+        return None
+    ev = list(d.evidence)
+    if improving:
+        from ...checks.evidence import span
+
+        ev.append(span(improving[0], 0, len(improving[0]) - 1, improving[0].source_name, suffix=" meanwhile"))
+    return make(
+        ctx,
+        "catastrophic_forgetting",
+        tier=conf.DIRECT if improving else conf.CIRCUMSTANTIAL,
+        explains=["metric_drop"],
+        evidence=ev,
+        basis=f"{d.metric} fell {d.data['drop'] * 100:.0f}% from its best" + (f" while {improving[0].source_name} improved: the model learns the new task at the cost of the old one" if improving else ""),
+    )
+
+
+@rule("data_leakage")
+def data_leakage(ctx: Context) -> Hypothesis | None:
+    s = ctx.sym("suspicious_eval")
+    if s is None:
+        return None
+    identical = s.data.get("kind") == "identical"
+    return make(
+        ctx,
+        "data_leakage",
+        tier=conf.DIRECT if identical else conf.CIRCUMSTANTIAL,
+        explains=["suspicious_eval"],
+        evidence=list(s.evidence),
+        basis="the validation loss is the training loss at every evaluation: the evaluation runs on training data"
+        if identical
+        else "validation is better than training by more than 5 points at nearly every evaluation",
+        fix="Check which loader the evaluation uses (it must be the held-out split), deduplicate examples across the splits, and fit normalizers/tokenizers on the training split only."
+        if identical
+        else None,
+    )
+
+
+@rule("distribution_shift")
+def distribution_shift(ctx: Context) -> Hypothesis | None:
+    g = ctx.sym("train_val_gap")
+    if g is None or g.data.get("widened") or g.data.get("gap_first", 0) < 0.5 or ctx.after_divergence(g):
+        return None
+    return make(
+        ctx,
+        "distribution_shift",
+        tier=conf.HYPOTHESIS,
+        explains=["train_val_gap"],
+        evidence=list(g.evidence),
+        basis=f"the held-out loss is {g.data['gap_first'] * 100:.0f}% above the training loss from the first evaluation and the gap does not widen: the held-out data differs, rather than the model overfitting",
+        confirm="compare a few examples and the preprocessing of both splits",
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from ...findings import Evidence, Hypothesis
 from ...run import fmt_num, fmt_step
 from .. import confidence as conf
@@ -10,12 +9,18 @@ from .base import Context, make, rule
 from .lr import lr_onset
 
 
-# -- gradients and precision ---------------------------------------------------------------
+def _lr_explains(ctx: Context) -> bool:
+    """The LR was at its high values or still rising at the divergence onset."""
+    info = lr_onset(ctx)
+    return bool(info and info.get("logged") and (info.get("rising") or info.get("near_peak")))
 
 
 @rule("exploding_gradients")
 def exploding_gradients(ctx: Context) -> Hypothesis | None:
     f = ctx.facts
+    g = ctx.sym("gradient_explosion")
+    spike = ctx.sym("loss_spike")
+    # a grad-norm jump at the divergence onset or the first NaN
     for sid in ("loss_divergence", "nan_inf"):
         s = ctx.sym(sid)
         if s is None or s.step is None:
@@ -26,9 +31,10 @@ def exploding_gradients(ctx: Context) -> Hypothesis | None:
         jump = f.grad_jump(step, s.step_unit)
         if jump is None or jump[0] < 10:
             continue
-        lr_info = lr_onset(ctx) if sid == "loss_divergence" else None
-        lr_explains = bool(lr_info and lr_info.get("logged") and (lr_info.get("rising") or lr_info.get("near_peak")))
+        lr_explains = sid == "loss_divergence" and _lr_explains(ctx)
         explains = ctx.explained_by_divergence() if sid == "loss_divergence" else ["nan_inf"]
+        if g is not None and g.data.get("kind") == "spike":
+            explains = explains + ["gradient_explosion"]
         return make(
             ctx,
             "exploding_gradients",
@@ -42,7 +48,118 @@ def exploding_gradients(ctx: Context) -> Hypothesis | None:
             ),
             values={"onset": fmt_step(step)},
         )
+    # gradient-norm spikes the loss reacted to, or first layers far above the last
+    if g is not None and (g.data.get("kind") == "layers" or (g.data.get("kind") == "spike" and g.data.get("loss_reacted"))):
+        explains = ["gradient_explosion"] + (["loss_spike"] if spike is not None else [])
+        ev = list(g.evidence) + (spike.evidence[:1] if spike is not None else [])
+        basis = (
+            f"the first layer's gradient norm is {g.data['ratio']:.0f}x the last layer's"
+            if g.data.get("kind") == "layers"
+            else f"{g.data['count']} grad-norm spike(s) up to {g.data['ratio']:.0f}x the running median, and the loss jumped with {g.data['loss_reacted']} of them"
+        )
+        return make(ctx, "exploding_gradients", tier=conf.DIRECT, support=1 if g.data["ratio"] >= 100 else 0, explains=explains, evidence=ev, basis=basis, values={"onset": fmt_step(g.data.get("onset_step") or 0)})
+    # loss spikes with the gradient norm far above its moving average at the same steps (ZClip's signal)
+    if spike is not None and spike.data.get("grad_z") is not None and spike.data["grad_z"] >= 2.5:
+        return make(
+            ctx,
+            "exploding_gradients",
+            tier=conf.CIRCUMSTANTIAL,
+            support=1 if spike.data["grad_z"] >= 6 else 0,
+            explains=["loss_spike"],
+            evidence=list(spike.evidence),
+            basis=f"the grad norm's EMA z-score is {spike.data['grad_z']:.1f} at the biggest loss spike (ZClip flags 2.5)",
+            values={"onset": fmt_step(spike.data["first_step"])},
+        )
     return None
+
+
+@rule("missing_zero_grad")
+def missing_zero_grad(ctx: Context) -> Hypothesis | None:
+    g = ctx.sym("gradient_explosion")
+    if g is None or g.data.get("kind") != "growth":
+        return None
+    code = [c for c in ctx.run.code_facts if c.kind in ("no_zero_grad", "zero_grad_after_backward")]
+    ev = list(g.evidence) + [Evidence(c.text, c.where, None) for c in code[:2]]
+    if not code:
+        ctx.request(
+            "the training loop's code",
+            "a gradient norm that grows from the first step is the picture of gradients never cleared; the code shows whether zero_grad is called",
+            "pass the training script (train.py) to traindx with the logs",
+        )
+    return make(
+        ctx,
+        "missing_zero_grad",
+        tier=conf.DIRECT if code else conf.CIRCUMSTANTIAL,
+        support=1,
+        explains=["gradient_explosion"] + [sid for sid in ("loss_divergence", "loss_oscillation", "loss_spike") if ctx.sym(sid) is not None],
+        evidence=ev,
+        basis=f"the gradient norm grows {g.data['ratio']:.0f}x from the first fifth of the run to the last, rising in every fifth: gradients add up across steps"
+        + ("; the training code never clears them" if code else ""),
+        confirm="" if code else "the training code: confirmed if optimizer.zero_grad() (or model.zero_grad()) is missing from the loop",
+    )
+
+
+@rule("vanishing_gradients")
+def vanishing_gradients(ctx: Context) -> Hypothesis | None:
+    v = ctx.sym("gradient_vanishing")
+    p = ctx.sym("loss_plateau")
+    if v is not None:
+        explains = ["gradient_vanishing"] + (["loss_plateau"] if p is not None and not ctx.after_divergence(p) else [])
+        direct = v.data.get("kind") == "layers"
+        return make(
+            ctx,
+            "vanishing_gradients",
+            tier=conf.DIRECT if direct else conf.CIRCUMSTANTIAL,
+            support=1 if p is not None else 0,
+            explains=explains,
+            evidence=list(v.evidence) + (p.evidence[:1] if p is not None else []),
+            basis=(
+                f"the first layer gets {v.data['ratio']:.1e} of the last layer's gradient"
+                if direct
+                else "the global gradient norm is practically zero"
+            )
+            + ("; the loss does not move" if p is not None else ""),
+            confirm="" if direct else "per-layer gradient norms: confirmed if the first layers' norms are below 1e-3 of the last layers'",
+        )
+    g = ctx.facts.grad
+    if p is None or g is None or ctx.after_divergence(p) or p.data.get("kind") not in ("chance", "constant", "no_improvement"):
+        return None
+    import numpy as np
+
+    med = float(np.mean(g.values[len(g) // 2 :])) if len(g) else float("nan")
+    if not (med < 1e-4):
+        return None
+    from ...checks.evidence import at
+
+    return make(
+        ctx,
+        "vanishing_gradients",
+        tier=conf.CIRCUMSTANTIAL,
+        explains=["loss_plateau"],
+        evidence=[Evidence(f"grad norm {fmt_num(float(g.values[-1]))} at {at(g, len(g) - 1)} (mean {fmt_num(med)} over the second half)", g.where(len(g) - 1), float(g.steps[-1]))] + p.evidence[:1],
+        basis=f"the global gradient norm is tiny ({fmt_num(med)}) while the loss does not move",
+        confirm="per-layer gradient norms: confirmed if the first layers' norms are below 1e-3 of the last layers'",
+    )
+
+
+@rule("dead_relu")
+def dead_relu(ctx: Context) -> Hypothesis | None:
+    d = ctx.sym("dead_units")
+    if d is None:
+        return None
+    p = ctx.sym("loss_plateau")
+    explains = ["dead_units"] + (["loss_plateau"] if p is not None and not ctx.after_divergence(p) else [])
+    at_onset = ctx.facts.lr_at(d.step or 0, d.step_unit)
+    ev = list(d.evidence) + ([at_onset.evidence] if at_onset is not None else [])
+    return make(
+        ctx,
+        "dead_relu",
+        tier=conf.DIRECT,
+        support=1 if p is not None else 0,
+        explains=explains,
+        evidence=ev,
+        basis=f"{d.data['share']:.0%} of the units of {d.metric} output zero for every input",
+    )
 
 
 @rule("mixed_precision_overflow")
@@ -50,6 +167,19 @@ def mixed_precision_overflow(ctx: Context) -> Hypothesis | None:
     f = ctx.facts
     crash = ctx.sym("run_crashed")
     floor = ctx.run.events_of("loss_scale_min")
+    collapse = ctx.sym("loss_scale_collapse")
+    if collapse is not None and collapse.severity in ("high", "critical") and not (crash is not None and floor):
+        explains = ["loss_scale_collapse"] + [sid for sid in ("nan_inf", "loss_spike", "loss_divergence") if ctx.sym(sid) is not None and not ctx.after_divergence(ctx.sym(sid))]
+        return make(
+            ctx,
+            "mixed_precision_overflow",
+            tier=conf.DIRECT,
+            support=1 if collapse.data.get("overflows", 0) >= 5 else 0,
+            explains=explains,
+            evidence=list(collapse.evidence),
+            basis=collapse.summary,
+            values={"onset": fmt_step(collapse.step) if collapse.step is not None else "the first overflow"},
+        )
     if crash is not None and floor:
         overflow = f.overflow_events_before(None)
         scales = [e.get("to") for e in overflow if e.get("to") is not None]
@@ -58,7 +188,7 @@ def mixed_precision_overflow(ctx: Context) -> Hypothesis | None:
         basis = "the loss scaler reached its minimum and training stopped"
         if scales:
             basis += f", after {len(overflow)} overflow messages with the scale falling to {fmt_num(min(scales))}"
-        explains = ["run_crashed"] + [sid for sid in ("nan_inf", "loss_divergence") if ctx.sym(sid) is not None and not ctx.after_divergence(ctx.sym(sid))]
+        explains = ["run_crashed"] + [sid for sid in ("loss_scale_collapse", "nan_inf", "loss_divergence") if ctx.sym(sid) is not None and not ctx.after_divergence(ctx.sym(sid))]
         return make(
             ctx,
             "mixed_precision_overflow",

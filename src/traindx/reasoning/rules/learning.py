@@ -10,9 +10,6 @@ from .. import confidence as conf
 from .base import Context, make, rule
 
 
-# -- not learning ----------------------------------------------------------------------------
-
-
 @rule("no_parameter_update")
 def no_parameter_update(ctx: Context) -> Hypothesis | None:
     p = ctx.sym("loss_plateau")
@@ -103,26 +100,4 @@ def underfitting(ctx: Context) -> Hypothesis | None:
         evidence=ev,
         basis=basis,
         confirm="overfit one batch; then try a higher LR or a larger model",
-    )
-
-
-@rule("vanishing_gradients")
-def vanishing_gradients(ctx: Context) -> Hypothesis | None:
-    p = ctx.sym("loss_plateau")
-    g = ctx.facts.grad
-    if p is None or g is None or ctx.after_divergence(p) or p.data.get("kind") not in ("chance", "constant", "no_improvement"):
-        return None
-    med = float(g.values[len(g) // 2 :].mean()) if len(g) else math.nan
-    if not (med < 1e-4):
-        return None
-    from ...checks.evidence import at
-
-    return make(
-        ctx,
-        "vanishing_gradients",
-        tier=conf.CIRCUMSTANTIAL,
-        explains=["loss_plateau"],
-        evidence=[Evidence(f"grad norm {fmt_num(float(g.values[-1]))} at {at(g, len(g) - 1)} (mean {fmt_num(med)} over the second half)", g.where(len(g) - 1), float(g.steps[-1]))] + p.evidence[:1],
-        basis=f"the global gradient norm is tiny ({fmt_num(med)}) while the loss does not move",
-        confirm="per-layer gradient norms: confirmed if the first layers' norms are below 1e-3 of the last layers'",
     )

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-
 from ...findings import Evidence, Hypothesis
 from ...run import fmt_num, fmt_step
 from .. import confidence as conf
 from .base import Context, lr_text, make, round_down, rule
-
-
-# -- learning rate ---------------------------------------------------------------------
 
 
 def lr_onset(ctx: Context) -> dict | None:

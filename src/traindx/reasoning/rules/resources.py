@@ -1,14 +1,10 @@
-"""Resource causes: memory."""
+"""Resource causes: out of memory, a memory leak, a data loader that cannot keep up."""
 
 from __future__ import annotations
 
-
-from ...findings import Hypothesis
+from ...findings import Evidence, Hypothesis
 from .. import confidence as conf
 from .base import Context, make, rule
-
-
-# -- resources ----------------------------------------------------------------------------------
 
 
 @rule("out_of_memory")
@@ -48,4 +44,63 @@ def out_of_memory(ctx: Context) -> Hypothesis | None:
         evidence=list(o.evidence),
         basis="the out-of-memory error is in the log" + over,
         fix=fix,
+    )
+
+
+@rule("memory_leak")
+def memory_leak(ctx: Context) -> Hypothesis | None:
+    m = ctx.sym("memory_growth")
+    if m is None:
+        return None
+    code = [c for c in ctx.run.code_facts if c.kind == "tensor_accumulation"]
+    explains = ["memory_growth"] + (["oom_error"] if ctx.sym("oom_error") is not None else [])
+    return make(
+        ctx,
+        "memory_leak",
+        tier=conf.DIRECT if code else conf.CIRCUMSTANTIAL,
+        support=1 if ctx.sym("oom_error") is not None else 0,
+        explains=explains,
+        evidence=list(m.evidence) + [Evidence(c.text, c.where, None) for c in code[:2]],
+        basis=f"memory grows linearly with the steps (R\u00b2 {m.data['r2']:.2f})" + ("; the code accumulates tensors across steps" if code else ""),
+        confirm="" if code else "the training code: confirmed by tensors kept across steps (a loss summed without .item())",
+    )
+
+
+@rule("dataloader_bottleneck")
+def dataloader_bottleneck(ctx: Context) -> Hypothesis | None:
+    t = ctx.sym("throughput_drop")
+    if t is None or t.severity == "low":
+        return None
+    wait = ctx.run.first("data_wait", "data_time", "dataloader_time")
+    if wait is not None:
+        import numpy as np
+
+        w = wait.finite_part()
+        share = None
+        step_time = ctx.run.first("step_time", "step_time_ms")
+        if step_time is not None and len(w) and len(step_time):
+            st = step_time.finite_part()
+            scale = 1000.0 if step_time.name == "step_time_ms" and wait.name != "data_time_ms" else 1.0
+            share = float(np.median(w.values[-max(1, len(w) // 4) :])) * scale / max(float(np.median(st.values[-max(1, len(st) // 4) :])), 1e-12)
+        return make(
+            ctx,
+            "dataloader_bottleneck",
+            tier=conf.DIRECT if share is not None and share >= 0.3 else conf.CIRCUMSTANTIAL,
+            explains=["throughput_drop"],
+            evidence=list(t.evidence) + [Evidence(f"{w.source_name} {w.values[-1]:.4g} at the end", w.where(len(w) - 1), float(w.steps[-1]))],
+            basis="the slowdown comes with data-wait time logged" + (f" ({share:.0%} of a step at the end)" if share is not None else ""),
+        )
+    ctx.request(
+        "data-loading time per step",
+        "a sustained slowdown is a data loader that cannot keep up, memory pressure, or a slow device; the time spent waiting for batches tells them apart",
+        "log the time between the end of one step and the arrival of the next batch (traindx.watch records it)",
+    )
+    return make(
+        ctx,
+        "dataloader_bottleneck",
+        tier=conf.HYPOTHESIS,
+        explains=["throughput_drop"],
+        evidence=list(t.evidence),
+        basis="steps got slower and stayed slower; the data loader is the most common reason, but data-wait time is not logged",
+        confirm="data-wait time per step: confirmed if it grows with the slowdown",
     )

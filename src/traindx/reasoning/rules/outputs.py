@@ -1,0 +1,43 @@
+"""Causes seen in what the model produces and in what the logs warn: mode collapse, activation variance collapse."""
+
+from __future__ import annotations
+
+from ...findings import Hypothesis
+from .. import confidence as conf
+from .base import Context, make, rule
+
+
+@rule("mode_collapse")
+def mode_collapse(ctx: Context) -> Hypothesis | None:
+    d = ctx.sym("degenerate_outputs")
+    if d is None:
+        return None
+    ev = list(d.evidence)
+    at_step = ctx.facts.lr_at(d.step or 0, "step") if d.step is not None else None
+    if at_step is not None:
+        ev.append(at_step.evidence)
+    return make(
+        ctx,
+        "mode_collapse",
+        tier=conf.DIRECT,
+        explains=["degenerate_outputs"],
+        evidence=ev,
+        basis=f"{d.data['bad']} of the {d.data['samples']} latest samples are degenerate: the outputs themselves show the collapse",
+    )
+
+
+@rule("act_variance_collapse")
+def act_variance_collapse(ctx: Context) -> Hypothesis | None:
+    z = ctx.sym("zero_variance_warning")
+    if z is None:
+        return None
+    return make(
+        ctx,
+        "act_variance_collapse",
+        tier=conf.CIRCUMSTANTIAL,
+        support=1 if z.data.get("count", 0) >= 3 else 0,
+        explains=["zero_variance_warning"] + [sid for sid in ("nan_inf", "loss_plateau") if ctx.sym(sid) is not None],
+        evidence=list(z.evidence),
+        basis=f"the log warns {z.data['count']} time(s) that a variance was taken over a single element; the statistic it feeds is NaN or constant",
+        confirm="the traindx probe's activation statistics, or the code of the layer that calls var/std",
+    )
