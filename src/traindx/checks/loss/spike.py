@@ -22,7 +22,7 @@ def loss_spike(
     z: float = 6.0,
     min_rise: float = 0.25,
     warmup_fraction: float = 0.05,
-    min_points: int = 12,
+    min_points: int = 6,
     recover_sigmas: float = 3.0,
 ) -> list[Symptom]:
     """Training loss jumps far above its recent running level.
@@ -32,7 +32,8 @@ def loss_spike(
     robust standard deviations above the median of the points before it
     (a causal baseline over blocks of ``window``, 50, points) and at least
     ``min_rise`` (25%) above that median, after the first ``warmup_fraction``
-    (5%) of the run and only with at least ``min_points`` (12) points. For each
+    (5%) of the run and only with at least ``min_points`` (6) points (short
+    logs use blocks of a sixth of their points, at least 3). For each
     spike: whether and when the loss came back within ``recover_sigmas`` (3)
     sigmas of its baseline, and the gradient norm's ZClip-style z-score at the
     spike when a gradient norm is logged.
@@ -67,7 +68,7 @@ def loss_spike(
     if n < min_points or float(np.min(fin.values)) < 0:
         return []  # losses that go negative (reinforcement learning) have no ratio scale
     x = fin.values
-    w = min(window, max(4, n // 6))
+    w = min(window, max(3, n // 6))
     base = causal_baseline(x, w)
     start = max(w, int(math.ceil(warmup_fraction * n)))
     with np.errstate(invalid="ignore", divide="ignore"):

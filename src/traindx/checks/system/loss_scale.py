@@ -140,23 +140,31 @@ def loss_scale_collapse(
         data["min_scale"] = scales[k]
     if len(late) >= 2:
         ls = [p.scale for p in late]
-        peak_i = max(range(len(ls)), key=lambda i: ls[i])
         run_len, a, b = _halvings_run(ls)
         regrew = any(ls[j] > ls[j - 1] for j in range(b + 1, len(ls)))
-        fell = ls[peak_i] / max(min(ls[peak_i:]), 1e-300)
-        if run_len >= min_halvings and ls[peak_i] / ls[-1] >= collapse_factor and not regrew:
+        # the deepest fall below the running peak
+        best_fall, fall_peak, fall_low = 1.0, 0, 0
+        top = 0
+        for i in range(len(ls)):
+            if ls[i] > ls[top]:
+                top = i
+            r = ls[top] / max(ls[i], 1e-300)
+            if r > best_fall:
+                best_fall, fall_peak, fall_low = r, top, i
+        fell = best_fall
+        if run_len >= min_halvings and max(ls) / ls[-1] >= collapse_factor and not regrew:
             severity = severity or "high"
             summary = summary or f"the loss scale halved {run_len} times in a row after start-up, from {fmt_num(ls[a])} to {fmt_num(ls[b])}, and never grew back"
             ev.append(Evidence(late[a].text, late[a].where, late[a].step))
             ev.append(Evidence(late[b].text, late[b].where, late[b].step))
             data.update({"halvings": run_len, "from": ls[a], "to": ls[b]})
         elif fell >= drop_factor and severity is None:
-            j = peak_i + min(range(len(ls) - peak_i), key=lambda i: ls[peak_i + i])
+            grew_back = any(ls[j] > ls[fall_low] for j in range(fall_low + 1, len(ls)))
             severity = "medium"
-            summary = f"the loss scale fell {fell:.0f}x after start-up, from {fmt_num(ls[peak_i])} to {fmt_num(ls[j])}" + (" and grew back" if regrew else "")
-            ev.append(Evidence(late[peak_i].text, late[peak_i].where, late[peak_i].step))
-            ev.append(Evidence(late[j].text, late[j].where, late[j].step))
-            data.update({"drop": fell})
+            summary = f"the loss scale fell {fell:.0f}x after start-up, from {fmt_num(ls[fall_peak])} to {fmt_num(ls[fall_low])}" + (" and grew back later" if grew_back else "")
+            ev.append(Evidence(late[fall_peak].text, late[fall_peak].where, late[fall_peak].step))
+            ev.append(Evidence(late[fall_low].text, late[fall_low].where, late[fall_low].step))
+            data.update({"drop": fell, "grew_back": grew_back})
     if severity is None:
         return []
     n_over = len(run.events_of("loss_scale_overflow"))

@@ -14,14 +14,23 @@ TIME_SERIES = ("step_time", "step_time_ms", "epoch_time", "data_wait", "data_tim
 RATE_SERIES = ("throughput", "samples_per_sec", "iters_per_sec", "tflops_per_gpu", "mfu", "updates_per_sec")
 
 
-def _pick(run: Run) -> tuple[Series, bool] | None:
+def _regular(s: Series, min_points: int, max_gap_ratio: float) -> bool:
+    """Enough points, logged at roughly even intervals (not excerpts from different moments)."""
+    if len(s) < min_points:
+        return False
+    gaps = np.diff(s.steps)
+    med = float(np.median(gaps)) if gaps.size else 0.0
+    return med > 0 and float(np.percentile(gaps, 95)) <= max_gap_ratio * med
+
+
+def _pick(run: Run, min_points: int, max_gap_ratio: float) -> tuple[Series, bool] | None:
     for name in TIME_SERIES:
         s = run.get(name)
-        if s is not None and len(s) >= 8:
+        if s is not None and _regular(s, min_points, max_gap_ratio):
             return s, True
     for name in RATE_SERIES:
         s = run.get(name)
-        if s is not None and len(s) >= 8:
+        if s is not None and _regular(s, min_points, max_gap_ratio):
             return s, False
     return None
 
@@ -34,6 +43,8 @@ def throughput_drop(
     high: float = 0.30,
     outlier_sigmas: float = 3.0,
     warmup_fraction: float = 0.05,
+    min_points: int = 20,
+    max_gap_ratio: float = 10.0,
 ) -> list[Symptom]:
     """Training gets slower and stays slower; or single steps take far longer than the rest.
 
@@ -66,9 +77,12 @@ def throughput_drop(
 
     ## Known false positives
     Steps that include evaluation or checkpointing are slower by design; they
-    are outliers, not a sustained drop.
+    are outliers, not a sustained drop. Only series with at least
+    ``min_points`` (20) points logged at roughly even intervals (the 95th
+    percentile gap at most ``max_gap_ratio``, 10x, the median gap) are judged:
+    excerpts from different moments of a run compare different settings.
     """
-    picked = _pick(run)
+    picked = _pick(run, min_points, max_gap_ratio)
     if picked is None:
         return []
     s, slower_is_higher = picked

@@ -162,6 +162,19 @@ def dead_relu(ctx: Context) -> Hypothesis | None:
     )
 
 
+def _scale_fell_at(ctx: Context, spike) -> bool:  # type: ignore[no-untyped-def]
+    """Whether the loss scale was lower right after a loss spike than right before it."""
+    s = ctx.run.get("loss_scale")
+    if s is None or s.step_unit != spike.step_unit:
+        return False
+    for step in spike.data.get("steps", []):
+        before = s.values[s.steps < step]
+        after = s.values[(s.steps >= step) & (s.steps <= step + max(1.0, 0.01 * float(s.steps[-1])))]
+        if before.size and after.size and float(after.min()) < float(before[-1]):
+            return True
+    return False
+
+
 @rule("mixed_precision_overflow")
 def mixed_precision_overflow(ctx: Context) -> Hypothesis | None:
     f = ctx.facts
@@ -198,6 +211,19 @@ def mixed_precision_overflow(ctx: Context) -> Hypothesis | None:
             evidence=ev,
             basis=basis,
             values={"onset": fmt_step(overflow[0].step) if overflow and overflow[0].step is not None else "the first overflow"},
+        )
+    spike = ctx.sym("loss_spike")
+    if collapse is not None and spike is not None and _scale_fell_at(ctx, spike):
+        return make(
+            ctx,
+            "mixed_precision_overflow",
+            tier=conf.CIRCUMSTANTIAL,
+            support=1,
+            explains=["loss_spike", "loss_scale_collapse"],
+            evidence=list(spike.evidence[:1]) + list(collapse.evidence),
+            basis="the fp16 loss scale was cut at the loss spike: the scaler met overflowing values in those steps",
+            values={"onset": fmt_step(spike.data["first_step"])},
+            confirm="the per-step loss scale and skipped-step count around the spike: confirmed if overflows precede the loss jump",
         )
     n = ctx.sym("nan_inf")
     if n is None or ctx.after_divergence(n):
