@@ -13,6 +13,15 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("TRAINDX_CORPUS", ROOT.parent / "shared" / "corpus"))
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", default=False, help="rewrite the expected diagnoses (golden files) of the failure zoo")
+
+
+@pytest.fixture(scope="session")
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-golden"))
+
+
 def corpus_available() -> bool:
     return (CORPUS / "labels.json").is_file()
 

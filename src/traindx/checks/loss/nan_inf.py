@@ -80,6 +80,8 @@ def nan_inf(run: Run, *, lead_window: int = 20, saturation_tolerance: float = 1e
     The word ``nan`` in counters (``number of nan iterations: 0``) and rate
     displays (``-nan iter/s``) is not a value; readers do not turn it into one.
     Placeholders such as nanoGPT's ``mfu -100.00%`` are finite and ignored here.
+    An isolated non-finite gradient norm (at most 1% of the points, with finite
+    values after it) is low severity: dynamic loss scaling skips such steps.
     """
     bad_series: list[tuple[Series, int, np.ndarray]] = []
     for name in sorted(run.series):
@@ -108,7 +110,7 @@ def nan_inf(run: Run, *, lead_window: int = 20, saturation_tolerance: float = 1e
     bad_series.sort(key=prio)
     evidence: list[Evidence] = []
     data: dict = {"series": [], "anomalies": len(anomalies)}
-    severity = "medium"
+    severity = "info"
     primary: Series | None = None
     first_step: float | None = None
     summary_parts: list[str] = []
@@ -132,10 +134,12 @@ def nan_inf(run: Run, *, lead_window: int = 20, saturation_tolerance: float = 1e
             )
         )
         evidence.append(Evidence(text=f"{s.source_name} {lead}", source=s.where(max(j, 0)), step=float(s.steps[max(j, 0)])))
+        isolated = recovered and n_bad <= max(1, int(0.01 * bad.size))
         if s.name.startswith("loss/"):
             sev = "critical" if (not recovered or n_bad > 0.1 * bad.size) else "high"
         elif s.name in CORE_SERIES:
-            sev = "critical" if (not recovered and n_bad > 1) else "high"
+            # an isolated non-finite gradient norm is a step the fp16 loss scaler skipped
+            sev = "critical" if (not recovered and n_bad > 1) else ("low" if isolated else "high")
         else:
             sev = "medium" if not recovered else "low"
         if severity_rank(sev) > severity_rank(severity):

@@ -12,15 +12,17 @@ from ..stats import rolling_median
 
 
 @check(code="TDX106", emits="loss_oscillation", requires=("loss/train",))
-def loss_oscillation(run: Run, *, min_amplitude: float = 0.3, max_autocorr: float = -0.3, min_points: int = 20) -> list[Symptom]:
+def loss_oscillation(run: Run, *, min_amplitude: float = 0.3, max_autocorr: float = -0.6, min_points: int = 20) -> list[Symptom]:
     """Training loss oscillates: large swings that alternate, not batch noise.
 
     ## Symptom
     Over the second half of at least ``min_points`` (20) points, the loss's
     deviations from a rolling median have an interquartile range of at least
     ``min_amplitude`` (30%) of the loss level, and they alternate: their lag-1
-    autocorrelation is ``max_autocorr`` (-0.3) or lower (batch noise is
-    uncorrelated, near 0).
+    autocorrelation is ``max_autocorr`` (-0.6) or lower. Batch noise is
+    uncorrelated; the rolling median (at least 9 points) that removes the
+    trend gives its residuals an autocorrelation near -0.1 at most, far
+    from a swing that alternates (near -1).
 
     ## Why it matters
     An optimizer that overshoots back and forth across a valley makes no
@@ -50,7 +52,7 @@ def loss_oscillation(run: Run, *, min_amplitude: float = 0.3, max_autocorr: floa
         return []
     half = n // 2
     x = fin.values[half:]
-    w = max(5, (len(x) // 10) | 1)
+    w = max(9, (len(x) // 10) | 1)
     base = rolling_median(x, w)
     r = x - base
     level = float(np.median(np.abs(base)))

@@ -71,6 +71,7 @@ def loss_plateau(
     chance_spread: float = 0.03,
     chance_tolerance: float = 0.02,
     min_repeat: int = 5,
+    min_chance_span: float = 20,
 ) -> list[Symptom]:
     """Training loss does not decrease: stuck from the start, pinned at a fixed value, or repeating.
 
@@ -83,7 +84,10 @@ def loss_plateau(
     - *chance*: the loss sits at ln(k) for a class count k (from the config,
       or a common one: 2-20, 100, 1000, tokenizer vocabularies) within
       ``chance_tolerance`` (2%) while its spread is under ``chance_spread``
-      (3%): the model predicts the uniform distribution;
+      (3%): the model predicts the uniform distribution (for a class count
+      that is not the run's own, only when the loss climbed up to that level,
+      or sat there from the start over at least ``min_chance_span``, 20,
+      steps or 3 epochs: an untrained model starts at ln(k));
     - *constant*: the last ``tail_fraction`` (30%) of the points are identical
       to within ``constant_spread`` (0.01%) and not zero;
     - *no improvement*: over at least ``min_points`` (20) points, no later fifth
@@ -181,7 +185,9 @@ def loss_plateau(
             rose_to_it = before.size > 0 and float(np.min(before)) < med * (1 - 3 * chance_spread)
             starts_early = float(fin.steps[0]) <= 0.05 * max(float(fin.steps[-1]), 1.0)
             never_below = before.size == 0 or float(np.min(before)) >= low
-            if not (rose_to_it or (starts_early and never_below)):
+            # a loss at ln(k) over the first handful of steps is just the untrained model
+            long_enough = float(fin.steps[-1] - fin.steps[onset]) >= (min_chance_span if fin.step_unit == "step" else 3)
+            if not (rose_to_it or (starts_early and never_below and long_enough)):
                 chance = None
         if chance is not None or constant:
             ev = [point(fin, onset, "training loss"), point(fin, n - 1, "training loss")]

@@ -1,0 +1,68 @@
+"""traindx against the failure zoo: every labelled run gets its symptoms and its top cause, healthy
+twins raise nothing, and the expected diagnosis (golden file) is stable. Rewrite the golden files
+with ``pytest --update-golden`` and review them as a diff."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+import traindx
+
+HERE = Path(__file__).resolve().parent
+CASES = sorted(p.parent for p in list(HERE.glob("zoo/*/label.yaml")) + list(HERE.glob("zoo_gpu/*/label.yaml")))
+ALARM = ("high", "critical")
+SIGNIFICANT = ("medium", "high", "critical")
+
+
+def golden_view(d: dict) -> dict:
+    """The parts of a diagnosis a golden file pins: stable ids, severities, steps, rounded confidences."""
+    return {
+        "status": d["status"],
+        "symptoms": [{"id": s["id"], "severity": s["severity"], "step": s["step"], "metric": s["metric"]} for s in d["symptoms"]],
+        "root_causes": [{"id": c["id"], "confidence": c["confidence"], "explains": c["explains"]} for c in d["root_causes"]],
+        "evidence_sources": sorted({e["source"] for s in d["symptoms"] for e in s["evidence"]}),
+    }
+
+
+@pytest.fixture(scope="module")
+def diagnoses() -> dict[Path, dict]:
+    return {case: traindx.diagnose([case / "run"]).to_dict() for case in CASES}
+
+
+def _id(case: Path) -> str:
+    return f"{case.parent.name}/{case.name}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=_id)
+def test_zoo_case_gets_its_label(case: Path, diagnoses: dict[Path, dict]) -> None:
+    label = yaml.safe_load((case / "label.yaml").read_text())
+    d = diagnoses[case]
+    found = {s["id"] for s in d["symptoms"] if s["severity"] in SIGNIFICANT}
+    missing = set(label.get("symptoms") or []) - found
+    assert not missing, f"missing {missing}; found {found}"
+    for sid in label.get("must_not") or []:
+        bad = [s for s in d["symptoms"] if s["id"] == sid and s["severity"] in ALARM]
+        assert not bad, f"{sid} must not be reported at high severity: {bad[0]['summary']}"
+    cause = label.get("cause")
+    if cause is None:
+        assert not [s for s in d["symptoms"] if s["severity"] in ALARM], d["symptoms"]
+        assert d["status"] in ("healthy", "needs_more_data")
+    else:
+        assert d["root_causes"], "no root cause named"
+        assert d["root_causes"][0]["id"] == cause, [(c["id"], c["confidence"]) for c in d["root_causes"]]
+
+
+@pytest.mark.parametrize("case", CASES, ids=_id)
+def test_zoo_golden(case: Path, diagnoses: dict[Path, dict], update_golden: bool) -> None:
+    view = golden_view(diagnoses[case])
+    golden = case / "expected.json"
+    text = json.dumps(view, indent=2, sort_keys=True) + "\n"
+    if update_golden or not golden.exists():
+        golden.write_text(text)
+        if not update_golden:
+            pytest.fail(f"{golden} did not exist and was written; review and commit it")
+    assert golden.read_text() == text, f"diagnosis of {case.name} changed; rerun with --update-golden and review the diff"
