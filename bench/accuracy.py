@@ -10,7 +10,7 @@ Prints, for each labelled set:
 
 Usage::
 
-    python bench/accuracy.py [--corpus ../shared/corpus] [--zoo tests/zoo] [--json out.json]
+    python bench/accuracy.py [--corpus ../shared/corpus] [--zoo tests/zoo --zoo tests/zoo_gpu] [--json out.json]
 """
 
 from __future__ import annotations
@@ -181,13 +181,15 @@ def show(name: str, res: dict) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
-    ap.add_argument("--zoo", type=Path, default=ROOT / "tests" / "zoo")
+    ap.add_argument("--zoo", type=Path, action="append", help="a folder of labelled runs (<case>/label.yaml, <case>/run/); default tests/zoo and tests/zoo_gpu")
     ap.add_argument("--json", type=Path, help="also write the results as JSON")
     args = ap.parse_args()
     t0 = time.perf_counter()
     results = {}
-    if args.zoo.is_dir() and any(args.zoo.glob("*/label.yaml")):
-        results["zoo"] = evaluate(zoo_cases(args.zoo), "zoo")
+    zoo_dirs = args.zoo or [ROOT / "tests" / "zoo", ROOT / "tests" / "zoo_gpu"]
+    zoo = [c for z in zoo_dirs if z.is_dir() for c in zoo_cases(z)]
+    if zoo:
+        results["zoo"] = evaluate(zoo, "zoo")
         show("failure zoo", results["zoo"])
     if (args.corpus / "labels.json").is_file():
         results["corpus"] = evaluate(corpus_cases(args.corpus), "corpus")
