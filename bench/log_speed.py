@@ -9,7 +9,12 @@ For each common format this writes a log of ``--lines`` lines (default
   command works, else ``traindx.ingest.discover.discover([path])`` in a child
   Python process (the table says which);
 * lines/s, MB/s, the child's peak RSS (``os.wait4`` rusage of that child)
-  and the ratio to the baseline.
+  and the ratio to the baseline;
+* the same for reading alone (``discover([path])`` in a child Python: the
+  readers and the merge, no checks), so that the reader's share of the time
+  and memory is seen apart from the checks'.
+
+See ``bench/README.md`` for how to read the table and what bounds it.
 
 Usage::
 
@@ -267,22 +272,28 @@ def main(argv: list[str] | None = None) -> int:
         base = baseline(path)
         cmd = (cli + [str(path), "--format", "json"]) if cli else [sys.executable, "-c", _CHILD, str(path)]
         wall, rss, rc, out = run_child(cmd)
-        rows.append((fmt, size_mb, base, wall, rss, rc))
+        r_wall, r_rss, r_rc, r_out = run_child([sys.executable, "-c", _CHILD, str(path)])
+        rows.append((fmt, size_mb, base, wall, rss, rc, r_wall, r_rss))
         print(
             f"{fmt:13s} {size_mb:8.1f} MB  base {base:6.3f}s  traindx {wall:7.2f}s  "
-            f"{args.lines / wall / 1e3:8.0f} klines/s  {size_mb / wall:7.1f} MB/s  RSS {rss:6.0f} MB  x{wall / base:6.1f}  rc={rc}  (gen {gen_s:.0f}s)",
+            f"{args.lines / wall / 1e3:8.0f} klines/s  {size_mb / wall:7.1f} MB/s  RSS {rss:6.0f} MB  x{wall / base:6.1f}  rc={rc}  "
+            f"| read {r_wall:6.2f}s RSS {r_rss:5.0f} MB x{r_wall / base:5.1f}  (gen {gen_s:.0f}s)",
             flush=True,
         )
-        if rc != 0:
-            print("   child output:", out.strip().replace("\n", " | "))
+        for code, text in ((rc, out), (r_rc, r_out)):
+            if code != 0:
+                print("   child output:", text.strip().replace("\n", " | "))
         if not args.keep:
             path.unlink()
     print()
-    print("| format | MB | read-only loop (s) | traindx (s) | lines/s | MB/s | peak RSS (MB) | x baseline |")
-    print("|---|---|---|---|---|---|---|---|")
-    for fmt, size_mb, base, wall, rss, rc in rows:
+    print("| format | MB | read-only loop (s) | traindx (s) | lines/s | MB/s | peak RSS (MB) | x baseline | reading alone (s) | its RSS (MB) | its x baseline |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for fmt, size_mb, base, wall, rss, rc, r_wall, r_rss in rows:
         flag = "" if rc == 0 else f" (exit {rc})"
-        print(f"| {fmt}{flag} | {size_mb:.1f} | {base:.3f} | {wall:.2f} | {args.lines / wall:,.0f} | {size_mb / wall:.1f} | {rss:.0f} | {wall / base:.1f} |")
+        print(
+            f"| {fmt}{flag} | {size_mb:.1f} | {base:.3f} | {wall:.2f} | {args.lines / wall:,.0f} | {size_mb / wall:.1f} | {rss:.0f} | {wall / base:.1f} "
+            f"| {r_wall:.2f} | {r_rss:.0f} | {r_wall / base:.1f} |"
+        )
     return 0
 
 

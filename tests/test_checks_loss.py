@@ -31,7 +31,7 @@ def test_codes_are_unique_and_match_families() -> None:
     specs = all_checks()
     assert len({s.code for s in specs}) == len(specs)
     for s in specs:
-        family_digit = {"loss": "1", "gradients": "2", "optimizer": "3", "generalization": "4", "data": "5", "system": "6", "outputs": "7", "model": "8", "ingest": "9"}[s.family]
+        family_digit = {"loss": "1", "gradients": "2", "optimizer": "3", "generalization": "4", "data": "5", "system": "6", "outputs": "7", "model": "8", "ingest": "9", "ingest_checks": "9"}[s.family]
         assert s.code[3] == family_digit
 
 

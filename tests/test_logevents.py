@@ -219,3 +219,17 @@ def test_traceback_original_traceback_and_generic_exception():
 def test_truncated_traceback_still_reported():
     found, _ = feed_all(["Traceback (most recent call last):", '  File "train.py", l'])
     assert len(found) == 1 and found[0].kind == "exception" and found[0].line == 1
+
+
+def test_repeated_lines_give_the_same_events():
+    text = "/x/train.py:3: UserWarning: this overload is deprecated"
+    a, b = line_events(text), line_events(text)
+    assert a == b and a[0].kind == "warning" and a[0].data["category"] == "UserWarning"
+    other = line_events(text.replace("UserWarning", "FutureWarning"))
+    assert other[0].data["category"] == "FutureWarning" and a[0].data["category"] == "UserWarning"
+    # the table of remembered lines stays bounded
+    from traindx.ingest import logevents
+
+    for i in range(logevents._CACHE_SIZE + 10):
+        line_events(f"UserWarning: message {i}")
+    assert len(logevents._cache) <= logevents._CACHE_SIZE

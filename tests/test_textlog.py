@@ -384,9 +384,9 @@ def test_binary_file_raises_read_error(tmp_path):
 
 def _compare_paths(path: Path, monkeypatch) -> Part:
     fast = read(path)
-    monkeypatch.setattr(textlog, "FAST_PATH", False)
+    monkeypatch.setattr(textlog.fastpath, "ENABLED", False)
     slow = read(path)
-    monkeypatch.setattr(textlog, "FAST_PATH", True)
+    monkeypatch.setattr(textlog.fastpath, "ENABLED", True)
     assert set(fast.series) == set(slow.series)
     for raw in fast.series:
         a = fast.series[raw].build(canonical=raw, source="", step_unit="step", step_source="logged", reader="")
@@ -559,3 +559,135 @@ def test_corpus_text_files_read_without_crash(corpus):
             st = np.frombuffer(b.steps, dtype=np.float64)
             assert np.isfinite(st).all(), (p, b.name)
             assert (np.frombuffer(b.lines, dtype=np.int64) > 0).all(), (p, b.name)
+
+
+def test_fast_path_matches_line_rules_keras_fairseq_llmc_and_kv(tmp_path, monkeypatch):
+    # Keras verbose=2: an "Epoch N/M" header before every epoch line
+    ker = []
+    for e in range(1, 3001):
+        ker.append(f"Epoch {e}/3000")
+        loss = "nan" if e == 2500 else f"{1 / e:.4f}"
+        ker.append(f"13/13 - 0s - 4ms/step - accuracy: {0.5 + e / 1e4:.4f} - loss: {loss} - val_accuracy: 0.5000 - val_loss: {2 / e:.4f}")
+    ker.append("4/4 - 0s - loss: 0.5901 - accuracy: 0.7200")  # model.evaluate() after fit
+    part = _compare_paths(write(tmp_path, "keras.log", "\n".join(ker) + "\n"), monkeypatch)
+    assert part.step_unit == "epoch" and step_value(part, "val_loss")[3000] == round(2 / 3000, 4)
+    assert math.isnan(step_value(part, "loss")[2500])
+    # fairseq json lines, with a key missing, a renamed key and a NaN
+    fs = []
+    for i in range(1, 5001):
+        rec = f'{{"epoch": {1 + i // 1000}, "update": {i / 1000:.3f}, "loss": "{10 - i / 1000:.3f}", "ppl": "{2 ** (10 - i / 1000):.1f}", "num_updates": "{i}", "lr": "0.0005", "gnorm": "{1 + i % 7 / 10:.3f}"}}'
+        if i == 2000:
+            rec = rec.replace('"ppl"', '"ppx"')
+        elif i == 3000:
+            rec = rec.replace('"gnorm": "1.4"', '"gnorm": "nan"')
+        elif i == 4000:
+            rec = rec.replace(', "lr": "0.0005"', "")
+        fs.append(f"2021-03-08 12:{i // 60 % 60:02d}:{i % 60:02d} | INFO | train_inner | {rec}")
+    part = _compare_paths(write(tmp_path, "fs.log", "\n".join(fs) + "\n"), monkeypatch)
+    assert 2000 not in step_value(part, "ppl") and part.config["log.ppx"].line == 2000  # a one-off key: no curve
+    assert 4000 not in step_value(part, "lr") and len(step_value(part, "loss")) == 5000
+    # llm.c: a literal holding digits ("bf16 MFU") and signed z-scores
+    llmc = [
+        f"step {s:4d}/6000 | loss {5 - s / 1e4:7.6f} ({(-1) ** s * 0.5:+.2f}z)| norm {1.5:6.4f} ({0.1:+.2f}z)| lr 6.00e-04 | 85.00 ms | 42.1% bf16 MFU | 598000 tok/s"
+        for s in range(1, 6001)
+    ]
+    llmc[3000] = llmc[3000].replace("bf16", "fp16")
+    part = _compare_paths(write(tmp_path, "llmc.log", "\n".join(llmc) + "\n"), monkeypatch)
+    assert step_value(part, "lr")[6000] == 6e-4 and len(step_value(part, "loss")) == 6000
+    # python logging key=value lines with a timestamp prefix; one line holds an extra word
+    kv = [f"2024-01-01 12:00:{i % 60:02d},{i % 1000:03d} - INFO - train - step={i} loss={2 - i / 1e4:.4f} lr=1.0e-04" for i in range(1, 5001)]
+    kv[2500] = kv[2500].replace("loss=", "val loss=")
+    part = _compare_paths(write(tmp_path, "kv.log", "\n".join(kv) + "\n"), monkeypatch)
+    assert step_value(part, "lr")[5000] == 1e-4 and 2501 not in step_value(part, "loss")
+
+
+def test_header_prose_gives_no_series_and_no_step():
+    """A settings line in prose: `at step 800` is no step, `to 5.000e-01` no value."""
+    prose = (
+        "optimizer: sgd momentum=0.9 weight_decay=0.0; lr schedule: linear warmup to 5.000e-01 over 400 steps, "
+        "cosine to 1.000e-03 at step 800"
+    )
+    rec = textlog.pairs.pairs(prose)
+    assert rec.step is None
+    assert [(k, v) for k, v, _ in rec.pairs] == [("sgd momentum", 0.9), ("weight_decay", 0.0)]
+    # with two pairs in that many words the line reads as prose: the reader takes nothing from it
+    part = Part(source=Source(Path("t.log"), "t.log"), reader="textlog")
+    reader = textlog.reader.Reader(part)
+    assert reader._block_or_generic(4, prose, textlog.normalize.normalize(prose)) is None
+    # the same words with numbers of their own and no key=value pair are still read
+    rec = textlog.pairs.pairs("step 100 loss 2.5 lr 1e-4")
+    assert rec.step == 100 and [k for k, _, _ in rec.pairs] == ["loss", "lr"]
+    rec = textlog.pairs.pairs("step 100 loss=2.5 lr=1e-4")
+    assert rec.step == 100 and [k for k, _, _ in rec.pairs] == ["loss", "lr"]
+
+
+def test_bundled_example_header_line_is_no_series():
+    run = traindx.load_run(Path(__file__).resolve().parent.parent / "examples" / "lr_schedule_divergence" / "train.log")
+    names = {s.source_name for s in run.series.values()} | {a.source_name for alts in run.alternates.values() for a in alts}
+    assert not names & {"linear warmup", "over", "cosine", "linear warmup to", "cosine to"}
+    assert not any(k.startswith(("log.linear", "log.over", "log.cosine")) for k in run.config)
+    assert run.series["loss/train"].steps[0] == 1 and 800 not in run.series["lr"].steps[:1]
+
+
+def test_quick_blanking_never_eats_numbers():
+    from traindx.ingest.textlog.blanking import Blanker, parse_numbers
+
+    lits = [b"epoch", b"| exp -", b"| rate.", b"| e", b"|"]
+    blanker = Blanker.for_literals(lits)
+    line = b"epoch 1e-05 | exp - -2.5E+03 | rate. .5 | e 5. | 7 |"
+    # every literal e, '.' and '-' is gone, every number is whole
+    assert parse_numbers(blanker.blank(line).tobytes()).tolist() == [1e-05, -2500.0, 0.5, 5.0, 7.0]
+    # a nan value loses the letters that literals use ('a' of "rate"): it cannot pass as a number
+    assert parse_numbers(blanker.blank(line.replace(b"| 7 |", b"| nan |")).tobytes()) is None
+    blanker.expected = blanker.blanked_bytes(b"epoch 1 | exp - 2 | rate. 3 | e 4 | 5 |")
+    ok_line = b"epoch 7 | exp - 8 | rate. 9 | e 1 | 2 |"
+    renamed = b"epoch 7 | exp - 8 | rote. 9 | e 1 | 2 |"
+    extra = b"epoch 7 | exp - 8 | rate. 9 | e 1 | 2 | each"  # letters the literals use: blanked, and seen
+    buf = ok_line + b"\n" + renamed + b"\n" + extra + b"\n"
+    w = np.frombuffer(buf, dtype=np.uint8)
+    starts = np.array([0, len(ok_line) + 1, len(ok_line) + len(renamed) + 2])
+    assert blanker.check(w, blanker.blank(buf), starts).tolist() == [True, False, False]
+
+
+def test_series_builder_bulk_and_single_points_keep_their_order():
+    from array import array
+
+    from traindx.ingest.part import SeriesBuilder
+
+    b = SeriesBuilder("loss")
+    b.add(1.0, 0.5, 10)
+    assert isinstance(b.steps, array) and list(b.epochs) == []  # points added one by one: array buffers
+    steps = np.array([2.0, 3.0])
+    lines = np.array([11, 12])
+    b.extend(steps, np.array([0.4, 0.3]), lines)
+    b.add(4.0, 0.2, 13, epoch=1.0)
+    assert len(b) == 4 and b.has_epochs
+    assert b.steps.tolist() == [1, 2, 3, 4] and b.values.tolist() == [0.5, 0.4, 0.3, 0.2]
+    assert b.lines.tolist() == [10, 11, 12, 13]
+    assert np.isnan(b.epochs[:3]).all() and b.epochs[3] == 1.0
+    s = b.build(canonical="loss/train", source="x", step_unit="step", step_source="logged", reader="t")
+    assert s.steps.tolist() == [1, 2, 3, 4] and s.epochs is not None and s.epochs[3] == 1.0
+    with pytest.raises(ValueError):
+        b.extend(steps, np.array([1.0]), lines)
+    # two series given the same step and line arrays share one joined copy
+    shared: dict = {}
+    x, y = SeriesBuilder("a"), SeriesBuilder("b")
+    for lo in (0, 5):
+        st = np.arange(lo, lo + 5, dtype=np.float64)
+        ln = np.arange(lo + 1, lo + 6)
+        x.extend(st, st * 2, ln)
+        y.extend(st, st * 3, ln)
+    x.compact(shared)
+    y.compact(shared)
+    assert x.steps is y.steps and x.lines is y.lines and x.values is not y.values
+    assert y.values.tolist() == [3.0 * i for i in range(10)]
+    x.reorder(np.arange(9, -1, -1))
+    assert x.steps.tolist() == list(range(9, -1, -1)) and y.steps.tolist() == list(range(10))
+
+
+def test_fast_path_series_share_steps_and_lines(tmp_path):
+    lines = [f"iter {i}: loss {3 - i / 1e4:.4f}, time {50 + i % 3:.2f}ms, mfu {30 + i % 7 / 10:.2f}%" for i in range(6000)]
+    part = read(write(tmp_path, "n.log", "\n".join(lines) + "\n"))
+    loss, time_ = part.series["loss"], part.series["time"]
+    assert len(loss) == 6000 and loss.steps is time_.steps and loss.lines is time_.lines
+    assert loss.lines[-1] == 6000

@@ -433,10 +433,30 @@ SIGNATURES: tuple[_Sig, ...] = (
 _SKIP_CHECKPOINT = re.compile(r"successfully saved checkpoint|[Ll]oading checkpoint|[Rr]esum|[Nn]o checkpoint|load_checkpoint")
 
 
+_CACHE_SIZE = 4096
+_cache: dict[str, list[Found]] = {}
+
+
 def line_events(text: str) -> list[Found]:
-    """The events one line states (usually none). The first matching signature wins."""
+    """The events one line states (usually none). The first matching signature wins.
+
+    The answer depends on the text alone, and logs repeat their warnings and
+    overflow messages word for word, so answers for lines that state an event
+    are remembered (a bounded table, emptied when full). Callers must not
+    change what they get.
+    """
     if not _PREFILTER.search(text):
         return []
+    got = _cache.get(text)
+    if got is None:
+        got = _line_events(text)
+        if len(_cache) >= _CACHE_SIZE:
+            _cache.clear()
+        _cache[text] = got
+    return got
+
+
+def _line_events(text: str) -> list[Found]:
     for kind, pat, build in SIGNATURES:
         m = pat.search(text)
         if m is None:

@@ -25,42 +25,158 @@ class Source:
 
 
 class SeriesBuilder:
-    """The points of one raw series, kept in compact arrays while a file is read."""
+    """The points of one raw series, kept compact while a file is read.
 
-    __slots__ = ("name", "canonical", "steps", "values", "lines", "epochs", "has_epochs")
+    Points added one at a time (:meth:`add`) go to ``array`` buffers; points
+    added in bulk (:meth:`extend`) are kept as the numpy arrays given, without a
+    copy, so that readers can hand the same step and line arrays to several
+    series. ``steps``, ``values``, ``lines`` and ``epochs`` join both into
+    numpy arrays when read; ``epochs`` is empty unless some point has an epoch
+    (``has_epochs``).
+    """
+
+    __slots__ = ("name", "canonical", "has_epochs", "_s", "_v", "_l", "_e", "_chunks", "_n")
 
     def __init__(self, name: str, canonical: str | None = None) -> None:
         self.name = name
         self.canonical = canonical
-        self.steps = array("d")
-        self.values = array("d")
-        self.lines = array("q")
-        self.epochs = array("d")
         self.has_epochs = False
+        # points added one by one since the last chunk
+        self._s = array("d")
+        self._v = array("d")
+        self._l = array("q")
+        self._e = array("d")  # only filled once has_epochs
+        # earlier points, in order: (steps, values, lines, epochs or None)
+        self._chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]] = []
+        self._n = 0  # points in _chunks
 
     def add(self, step: float, value: float, line: int = 0, epoch: float | None = None) -> None:
-        self.steps.append(step)
-        self.values.append(value)
-        self.lines.append(line)
+        self._s.append(step)
+        self._v.append(value)
+        self._l.append(line)
         if epoch is not None:
             if not self.has_epochs:
-                # the epochs array is only kept once a point carries an epoch
-                self.epochs.extend([NAN] * (len(self.steps) - 1))
+                # the epochs are only kept once a point carries an epoch
+                self._e.extend([NAN] * (len(self._s) - 1))
                 self.has_epochs = True
-            self.epochs.append(epoch)
+            self._e.append(epoch)
         elif self.has_epochs:
-            self.epochs.append(NAN)
+            self._e.append(NAN)
+
+    def extend(self, steps: np.ndarray, values: np.ndarray, lines: np.ndarray, epochs: np.ndarray | None = None) -> None:
+        """Add many points at once. The arrays are kept, not copied: the caller must not
+        change them afterwards (several builders may share one steps array)."""
+        n = len(steps)
+        if not n:
+            return
+        if len(values) != n or len(lines) != n or (epochs is not None and len(epochs) != n):
+            raise ValueError("steps, values, lines and epochs must have one length")
+        self._flush()
+        if epochs is not None and not self.has_epochs:
+            self.has_epochs = True
+        self._chunks.append((steps, values, lines, epochs))
+        self._n += n
+
+    def _flush(self) -> None:
+        """Move the points added one by one into a chunk of their own."""
+        if not len(self._s):
+            return
+        e = np.array(self._e, dtype=np.float64) if self.has_epochs else None
+        self._chunks.append(
+            (np.array(self._s, dtype=np.float64), np.array(self._v, dtype=np.float64), np.array(self._l, dtype=np.int64), e)
+        )
+        self._n += len(self._s)
+        self._s, self._v, self._l, self._e = array("d"), array("d"), array("q"), array("d")
+
+    def compact(self, shared: dict[tuple[str, int], list[np.ndarray]] | None = None) -> None:
+        """Join all points into one chunk of contiguous arrays.
+
+        ``shared`` collects the step, line and epoch arrays already joined for other
+        builders of the same file: an equal one is used instead of a new copy, so that
+        series read from the same lines share their steps and lines.
+        """
+        self._flush()
+        chunks = self._chunks
+        if not chunks:
+            return
+        if len(chunks) == 1:
+            _s, v, _l, e = chunks[0]
+            if (e is not None or not self.has_epochs) and v.flags.c_contiguous and shared is None:
+                return
+
+        def join(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+            if len(parts) == 1 and parts[0].flags.c_contiguous and parts[0].dtype == dtype:
+                got = parts[0]
+            else:
+                got = np.concatenate(parts).astype(dtype, copy=False)
+            if shared is None:
+                return got
+            same = shared.setdefault((got.dtype.str, len(got)), [])
+            for other in same:
+                if other is got or np.array_equal(other, got, equal_nan=got.dtype.kind == "f"):
+                    return other
+            same.append(got)
+            return got
+
+        steps = join([c[0] for c in chunks], np.float64)
+        values = np.ascontiguousarray(np.concatenate([c[1] for c in chunks]) if len(chunks) > 1 else chunks[0][1], dtype=np.float64)
+        lines = join([c[2] for c in chunks], np.int64)
+        epochs = None
+        if self.has_epochs:
+            epochs = join([c[3] if c[3] is not None else np.full(len(c[0]), NAN) for c in chunks], np.float64)
+        self._chunks = [(steps, values, lines, epochs)]
+
+    def reorder(self, order: np.ndarray) -> None:
+        """Put the points in the given order (a permutation of their indexes)."""
+        self.compact()
+        if not self._chunks:
+            return
+        s, v, ln, e = self._chunks[0]
+        self._chunks = [(s[order], v[order], ln[order], None if e is None else e[order])]
+
+    def _arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+        if not self._chunks:
+            # views on the buffers of the points added one by one, no copy
+            e = np.frombuffer(self._e, dtype=np.float64) if self.has_epochs else None
+            if not len(self._s):
+                return np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int64), (np.zeros(0) if e is not None else None)
+            return (
+                np.frombuffer(self._s, dtype=np.float64),
+                np.frombuffer(self._v, dtype=np.float64),
+                np.frombuffer(self._l, dtype=np.int64),
+                e,
+            )
+        self.compact()
+        return self._chunks[0]
+
+    # The fields read as arrays: the ``array`` buffers themselves while every point was
+    # added one by one, numpy arrays once some came in bulk.
+    @property
+    def steps(self) -> array | np.ndarray:
+        return self._s if not self._chunks else self._arrays()[0]
+
+    @property
+    def values(self) -> array | np.ndarray:
+        return self._v if not self._chunks else self._arrays()[1]
+
+    @property
+    def lines(self) -> array | np.ndarray:
+        return self._l if not self._chunks else self._arrays()[2]
+
+    @property
+    def epochs(self) -> array | np.ndarray:
+        if not self._chunks:
+            return self._e
+        e = self._arrays()[3]
+        return np.zeros(0) if e is None else e
 
     def __len__(self) -> int:
-        return len(self.steps)
+        return self._n + len(self._s)
 
     def build(self, *, canonical: str, source: str, step_unit: str, step_source: str, reader: str) -> Series:
-        # views on the builder's buffers, no copy: the Series keeps the buffers alive
-        steps = np.frombuffer(self.steps, dtype=np.float64) if len(self.steps) else np.zeros(0)
-        values = np.frombuffer(self.values, dtype=np.float64) if len(self.values) else np.zeros(0)
-        lines = np.frombuffer(self.lines, dtype=np.int64) if len(self.lines) else np.zeros(0, dtype=np.int64)
-        epochs = np.frombuffer(self.epochs, dtype=np.float64) if self.has_epochs else None
-        steps, values, lines, epochs = sort_dedupe(steps, values, lines, epochs)
+        # the builder's arrays, not copies, unless sorting is needed: the Series keeps them
+        steps, values, lines, epochs = self._arrays()
+        steps, values, lines, epochs = sort_dedupe(steps, values, lines, epochs if self.has_epochs else None)
         return Series(
             name=canonical,
             steps=steps,
