@@ -134,7 +134,9 @@ def test_out_writes_reports_and_never_into_the_run(overfit_run: Path, tmp_path: 
     assert res.exit_code == 0
     written = json.loads((out / "diagnosis.json").read_text())
     jsonschema.validate(written, diagnosis_schema())
-    assert written["analysis_artifacts"] == {"diagnosis": "diagnosis.json", "report_markdown": "report.md"}
+    arts = written["analysis_artifacts"]
+    assert arts["diagnosis"] == "diagnosis.json" and arts["report_markdown"] == "report.md"
+    assert all((out / name).is_file() for name in arts.values())
     assert (out / "report.md").read_text().startswith("# traindx diagnosis")
     assert tree_digest(overfit_run) == before
     inside = runner.invoke(app, ["diagnose", str(overfit_run), "--out", str(overfit_run / "diag")])

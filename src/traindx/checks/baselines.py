@@ -24,23 +24,42 @@ def causal_baseline(x: np.ndarray, window: int) -> Baseline:
     n = x.shape[0]
     med = np.full(n, np.nan)
     sig = np.full(n, np.nan)
-    if n == 0:
-        return Baseline(med, sig)
     window = max(2, window)
     nb = (n + window - 1) // window
-    for b in range(1, nb):
-        lo = max(0, (b - 2) * window)
-        ref = x[lo : b * window]
-        ref = ref[np.isfinite(ref)]
-        if ref.size < 3:
-            continue
-        m = float(np.median(ref))
-        dev = np.abs(ref - m)
-        s = float(np.median(dev)) * 1.4826
-        if s == 0:
-            s = float(np.mean(dev)) * 1.2533
-        med[b * window : (b + 1) * window] = m
-        sig[b * window : (b + 1) * window] = s
+    if nb < 2:
+        return Baseline(med, sig)
+    padded = np.full(nb * window, np.nan)
+    padded[:n] = np.where(np.isfinite(x), x, np.nan)
+    blocks = padded.reshape(nb, window)
+    # the reference of block b (b >= 1): blocks b-2 and b-1, side by side
+    prev2 = np.vstack([np.full((1, window), np.nan), blocks[:-2]]) if nb > 2 else np.full((1, window), np.nan)
+    ref = np.hstack([prev2[: nb - 1], blocks[: nb - 1]])
+    enough = np.sum(np.isfinite(ref), axis=1) >= 3
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows are masked by ``enough``
+            # np.median is several times faster than np.nanmedian; use it on the rows without NaN
+            clean = ~np.isnan(ref).any(axis=1)
+            m = np.empty(ref.shape[0])
+            s = np.empty(ref.shape[0])
+            mean_dev = np.empty(ref.shape[0])
+            for rows, median, mean in ((clean, np.median, np.mean), (~clean, np.nanmedian, np.nanmean)):
+                if rows.any():
+                    r = ref[rows]
+                    mr = median(r, axis=1)
+                    dev = np.abs(r - mr[:, None])
+                    m[rows] = mr
+                    s[rows] = median(dev, axis=1) * 1.4826
+                    mean_dev[rows] = mean(dev, axis=1) * 1.2533
+    s = np.where(s > 0, s, mean_dev)
+    m = np.where(enough, m, np.nan)
+    s = np.where(enough, s, np.nan)
+    med_full = np.repeat(m, window)
+    sig_full = np.repeat(s, window)
+    med[window:] = med_full[: n - window]
+    sig[window:] = sig_full[: n - window]
     return Baseline(med, sig)
 
 

@@ -437,6 +437,33 @@ _CACHE_SIZE = 4096
 _cache: dict[str, list[Found]] = {}
 
 
+# Generated text printed into a log that repeats itself: one character 30+ times ("!!!!", "::::")
+# or one word 8+ times in a row ("It It It It ..."). Hex digits, separators and progress-bar
+# blocks are not counted (hashes, rules, bars), nor words printed tensors repeat (nan, 0.).
+_CHAR_RUN = re.compile(r"([!?:;,@$%&^g-zG-Z])\1{29,}")
+_WORD_RUN = re.compile(r"\b([A-Za-z]{1,12})\b(?:\s+\1\b){7,}")
+_NOT_TEXT_WORDS = {"nan", "inf", "true", "false", "none", "null", "tensor", "x"}
+
+
+def degenerate_text(text: str) -> Found | None:
+    """A line that quotes degenerate generated text, or None."""
+    if len(text) < 30:
+        return None
+    m = _CHAR_RUN.search(text)
+    if m is not None and len(m.group(0)) >= 0.9 * len(text.strip()):
+        m = None  # a line of nothing but "!!!!" is a banner, not quoted output
+    if m is None and text.count(" ") >= 8:
+        m = _WORD_RUN.search(text)
+        if m is not None and m.group(1).lower() in _NOT_TEXT_WORDS:
+            m = None
+    if m is None:
+        return None
+    run = m.group(0)
+    token = m.group(1)
+    repeats = len(run) if len(token) == 1 and " " not in run else len(run.split())
+    return Found("degenerate_text", {"token": token, "repeats": repeats}, text=text[:300])
+
+
 def line_events(text: str) -> list[Found]:
     """The events one line states (usually none). The first matching signature wins.
 
@@ -446,7 +473,8 @@ def line_events(text: str) -> list[Found]:
     change what they get.
     """
     if not _PREFILTER.search(text):
-        return []
+        d = degenerate_text(text)
+        return [d] if d is not None else []
     got = _cache.get(text)
     if got is None:
         got = _line_events(text)

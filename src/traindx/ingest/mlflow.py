@@ -162,7 +162,7 @@ def _last_step(parts: list[Part]) -> float | None:
     for p in parts:
         for b in p.series.values():
             if len(b):
-                m = max(b.steps)
+                m = float(max(b.steps))
                 last = m if last is None else max(last, m)
     return last
 

@@ -92,7 +92,7 @@ def _read(con: sqlite3.Connection, src: Source) -> Part:
             for key, value in con.execute(f"SELECT key, value FROM {table} WHERE run_uuid = ? ORDER BY key", (run_id,)):
                 part.set_config(prefix + key, value)
     if isinstance(status, str) and status.upper() in FAILED_STATUS:
-        last = max((max(b.steps) for b in part.series.values() if len(b)), default=None)
+        last = max((float(max(b.steps)) for b in part.series.values() if len(b)), default=None)
         part.event("run_status", f"MLflow run {name + ' ' if name else ''}ended with status {status.upper()}", None, last, status=status.upper())
     return part
 

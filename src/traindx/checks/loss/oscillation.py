@@ -12,11 +12,12 @@ from ..stats import rolling_median
 
 
 @check(code="TDX106", emits="loss_oscillation", requires=("loss/train",))
-def loss_oscillation(run: Run, *, min_amplitude: float = 0.3, max_autocorr: float = -0.6, min_points: int = 20) -> list[Symptom]:
+def loss_oscillation(run: Run, *, min_amplitude: float = 0.3, max_autocorr: float = -0.6, min_points: int = 20, max_points: int = 20000) -> list[Symptom]:
     """Training loss oscillates: large swings that alternate, not batch noise.
 
     ## Symptom
-    Over the second half of at least ``min_points`` (20) points, the loss's
+    Over the second half of at least ``min_points`` (20) points (its last
+    ``max_points``, 20,000, for long runs), the loss's
     deviations from a rolling median have an interquartile range of at least
     ``min_amplitude`` (30%) of the loss level, and they alternate: their lag-1
     autocorrelation is ``max_autocorr`` (-0.6) or lower. Batch noise is
@@ -50,9 +51,10 @@ def loss_oscillation(run: Run, *, min_amplitude: float = 0.3, max_autocorr: floa
     n = len(fin)
     if n < min_points:
         return []
-    half = n // 2
+    # the second half of the run, at most its last ``max_points`` points (swings are local)
+    half = max(n // 2, n - max_points)
     x = fin.values[half:]
-    w = max(9, (len(x) // 10) | 1)
+    w = min(51, max(9, (len(x) // 10) | 1))
     base = rolling_median(x, w)
     r = x - base
     level = float(np.median(np.abs(base)))

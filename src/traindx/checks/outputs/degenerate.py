@@ -74,12 +74,18 @@ def degenerate_outputs(
     Lower the LR, add KL/entropy regularization, check the reward; for LMs
     check the architecture balance and the decoding settings.
 
+    Without sample files, generated text quoted in the logs counts: a line
+    with one character 30 or more times in a row ("!!!!", "::::") or one word
+    8 or more times in a row ("It It It ...").
+
     ## Known false positives
     Samples that legitimately repeat (lists, tables, code indentation) can
     trip the word-share rule; a few such samples stay under the 50% share.
+    Separators, progress bars, hashes and printed tensors are not counted as
+    generated text in logs.
     """
     if not run.samples:
-        return []
+        return _from_log_lines(run)
     with_step = [s for s in run.samples if s.step is not None]
     if with_step:
         last = max(s.step for s in with_step if s.step is not None)
@@ -112,3 +118,26 @@ def degenerate_outputs(
         )
     ]
 
+
+
+def _from_log_lines(run: Run) -> list[Symptom]:
+    evs = run.events_of("degenerate_text")
+    if not evs:
+        return []
+    ev = []
+    for e in evs[:3]:
+        quoted = e.text.strip()
+        quoted = quoted[:100] + ("..." if len(quoted) > 100 else "")
+        ev.append(Evidence(f'"{quoted}": "{e.get("token")}" repeated {e.get("repeats")} times', e.where, e.step))
+    return [
+        Symptom(
+            id="degenerate_outputs",
+            code="TDX701",
+            severity="high",
+            summary=f"{len(evs)} log line{'s' if len(evs) != 1 else ''} quote degenerate generated text (\"{evs[0].get('token')}\" repeated {evs[0].get('repeats')} times)",
+            metric=None,
+            step=evs[0].step,
+            evidence=ev,
+            data={"bad": len(evs), "samples": len(evs), "onset_step": evs[0].step, "from_logs": True},
+        )
+    ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from ...findings import Evidence, Symptom
 from ...run import Run, fmt_num, fmt_step
 from ..registry import check
@@ -23,13 +25,21 @@ def trajectory(run: Run) -> list[ScalePoint]:
     """The loss scale over the run: logged scale values and the values overflow messages set."""
     pts: list[ScalePoint] = []
     s = run.get("loss_scale")
-    if s is not None:
-        for i in range(len(s)):
-            v = float(s.values[i])
-            if math.isfinite(v):
-                st = float(s.steps[i])
+    if s is not None and len(s):
+        # only the points where the scale changes (and the two ends) matter: a million-step log
+        # holds a few hundred changes at most
+        v = s.values
+        fin = np.isfinite(v)
+        idx = np.flatnonzero(fin)
+        if idx.size:
+            fv = v[idx]
+            keep = np.ones(idx.size, dtype=bool)
+            keep[1:-1] = (fv[1:-1] != fv[:-2]) | (fv[1:-1] != fv[2:])
+            for i in idx[keep]:
+                i = int(i)
+                val, st = float(v[i]), float(s.steps[i])
                 line = int(s.lines[i]) if s.lines is not None else 0
-                pts.append(ScalePoint((st, s.source, line), st, v, s.where(i), f"loss scale {fmt_num(v)}"))
+                pts.append(ScalePoint((st, s.source, line), st, val, s.where(i), f"loss scale {fmt_num(val)}"))
     for e in run.events_of("loss_scale_overflow"):
         to = e.get("to")
         if to is None:
