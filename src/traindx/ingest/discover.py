@@ -274,6 +274,7 @@ def merge(parts: list[Part], run: Run) -> Run:
         for k, v in part.summary.items():
             run.summary.setdefault(k, v)
         run.samples.extend(part.samples)
+        run.code_facts.extend(part.code_facts)
         run.issues.extend(part.issues)
     for canon in sorted(candidates):
         cands = candidates[canon]

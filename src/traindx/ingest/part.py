@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..run import ConfigValue, Event, ReadIssue, Sample, Series
+from ..run import CodeFact, ConfigValue, Event, ReadIssue, Sample, Series
 
 NAN = math.nan
 
@@ -231,6 +231,7 @@ class Part:
     config: dict[str, ConfigValue] = field(default_factory=dict)
     summary: dict[str, ConfigValue] = field(default_factory=dict)
     samples: list[Sample] = field(default_factory=list)
+    code_facts: list[CodeFact] = field(default_factory=list)
     issues: list[ReadIssue] = field(default_factory=list)
     units: dict[str, str] = field(default_factory=dict)  # raw name -> step unit, when it differs
     step_sources: dict[str, str] = field(default_factory=dict)  # raw name -> step source, when it differs
@@ -281,13 +282,16 @@ class Part:
     def issue(self, message: str, line: int | None = None) -> None:
         self.issues.append(ReadIssue(path=self.display, message=message, line=line))
 
+    def code_fact(self, kind: str, text: str, line: int | None = None) -> None:
+        self.code_facts.append(CodeFact(kind=kind, text=text, source=self.display, line=line))
+
     @property
     def n_points(self) -> int:
         return sum(len(b) for b in self.series.values())
 
     @property
     def is_empty(self) -> bool:
-        return not (self.n_points or self.events or self.config or self.summary or self.samples)
+        return not (self.n_points or self.events or self.config or self.summary or self.samples or self.code_facts)
 
 
 class ReadError(Exception):
