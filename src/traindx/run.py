@@ -171,6 +171,25 @@ class CodeFact:
 
 
 @dataclass(frozen=True)
+class Predictions:
+    """Predicted and true labels of an evaluation, for per-class checks.
+
+    ``y_true`` and ``y_pred`` hold class labels (as strings); ``counts`` is a
+    confusion matrix (rows true, columns predicted) over ``labels`` when the
+    file gave one instead of per-example rows.
+    """
+
+    source: str
+    labels: tuple[str, ...]
+    counts: tuple[tuple[int, ...], ...]
+    line: int | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.source}:{self.line}" if self.line else self.source
+
+
+@dataclass(frozen=True)
 class ReadIssue:
     """A located problem met while reading a file; reading went on."""
 
@@ -225,6 +244,7 @@ class Run:
     summary: dict[str, ConfigValue] = field(default_factory=dict)
     samples: list[Sample] = field(default_factory=list)
     code_facts: list[CodeFact] = field(default_factory=list)
+    predictions: list[Predictions] = field(default_factory=list)
     sources: list[SourceInfo] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     issues: list[ReadIssue] = field(default_factory=list)

@@ -275,6 +275,7 @@ def merge(parts: list[Part], run: Run) -> Run:
             run.summary.setdefault(k, v)
         run.samples.extend(part.samples)
         run.code_facts.extend(part.code_facts)
+        run.predictions.extend(part.predictions)
         run.issues.extend(part.issues)
     for canon in sorted(candidates):
         cands = candidates[canon]

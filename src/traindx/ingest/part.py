@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..run import CodeFact, ConfigValue, Event, ReadIssue, Sample, Series
+from ..run import CodeFact, ConfigValue, Event, Predictions, ReadIssue, Sample, Series
 
 NAN = math.nan
 
@@ -232,6 +232,7 @@ class Part:
     summary: dict[str, ConfigValue] = field(default_factory=dict)
     samples: list[Sample] = field(default_factory=list)
     code_facts: list[CodeFact] = field(default_factory=list)
+    predictions: list[Predictions] = field(default_factory=list)
     issues: list[ReadIssue] = field(default_factory=list)
     units: dict[str, str] = field(default_factory=dict)  # raw name -> step unit, when it differs
     step_sources: dict[str, str] = field(default_factory=dict)  # raw name -> step source, when it differs
@@ -291,7 +292,7 @@ class Part:
 
     @property
     def is_empty(self) -> bool:
-        return not (self.n_points or self.events or self.config or self.summary or self.samples or self.code_facts)
+        return not (self.n_points or self.events or self.config or self.summary or self.samples or self.code_facts or self.predictions)
 
 
 class ReadError(Exception):
