@@ -39,6 +39,7 @@ CHECK_MODULES: tuple[str, ...] = (
     "generalization.train_val_gap",
     "generalization.suspicious_eval",
     "generalization.metric_drop",
+    "data.minority_class",
     "system.crashed",
     "system.oom",
     "system.loss_scale",

@@ -20,6 +20,7 @@ READER_MODULES: tuple[str, ...] = (
     "hf_trainer",
     "tensorboard",
     "mlflow_sqlite",
+    "predictions",
     "csvlog",
     "jsonl",
     "jsonfile",

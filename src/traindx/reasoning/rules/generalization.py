@@ -225,3 +225,22 @@ def distribution_shift(ctx: Context) -> Hypothesis | None:
         basis=f"the held-out loss is {g.data['gap_first'] * 100:.0f}% above the training loss from the first evaluation and the gap does not widen: the held-out data differs, rather than the model overfitting",
         confirm="compare a few examples and the preprocessing of both splits",
     )
+
+
+@rule("class_imbalance")
+def class_imbalance(ctx: Context) -> Hypothesis | None:
+    m = ctx.sym("minority_class_failure")
+    if m is None:
+        return None
+    ratio, small = m.data["imbalance"], m.data["minority"]
+    tier = conf.CIRCUMSTANTIAL if (ratio >= 10 and small) else conf.HYPOTHESIS
+    return make(
+        ctx,
+        "class_imbalance",
+        tier=tier,
+        support=1 if ratio >= 50 else 0,
+        explains=["minority_class_failure"],
+        evidence=list(m.evidence),
+        basis=f"the classes the model fails are {'the rare ones' if small else 'not only the rare ones'}; class counts differ {ratio:.0f}x",
+        confirm="the training set's class counts: confirmed if they are as skewed as the evaluation's",
+    )

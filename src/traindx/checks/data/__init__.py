@@ -1,0 +1,1 @@
+"""Data checks: class balance and per-class failures (codes TDX5xx)."""
