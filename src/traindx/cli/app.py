@@ -9,6 +9,7 @@ import typer
 from .. import __version__
 from . import diagnose as diagnose_cmd
 from . import explain as explain_cmd
+from . import plot as plot_cmd
 from .errors import CliError, fail
 
 app = typer.Typer(
@@ -21,6 +22,7 @@ app = typer.Typer(
 )
 app.command("diagnose", no_args_is_help=False)(diagnose_cmd.diagnose)
 app.command("explain")(explain_cmd.explain)
+app.command("plot")(plot_cmd.plot)
 
 
 def _version(value: bool) -> None:

@@ -43,7 +43,7 @@ def diagnose(
     format: Annotated[Format, typer.Option("--format", "-f", help="Output format on stdout.")] = Format.text,
     out: Annotated[
         Optional[Path],
-        typer.Option("--out", "-o", help="Also write diagnosis.json and report.md into this folder (never the run folder).", show_default=False),
+        typer.Option("--out", "-o", help="Also write diagnosis.json, report.md, report.html and the PNG plots into this folder (never the run folder).", show_default=False),
     ] = None,
     symptom: Annotated[
         Optional[list[str]],
