@@ -49,6 +49,7 @@ EXACT: dict[str, str] = {
     "learning rate": "lr",
     "learning-rate": "lr",
     "train/learning_rate": "lr",
+    "train/lr": "lr",
     "lr-adam": "lr",
     "lr-adamw": "lr",
     "lr-sgd": "lr",
@@ -164,6 +165,10 @@ def _normalize(name: str) -> str:
     return name.strip().lower()
 
 
+# Lightning's ``grad_norm`` utility logs ``grad_2.0_norm/<parameter>`` and ``grad_2.0_norm_total``
+_LIGHTNING_GRAD = re.compile(r"^grad_(?:[\d.]+|inf)_norm(?:/(.+)|_total)$")
+
+
 @lru_cache(maxsize=4096)
 def canonical(name: str, split_hint: str | None = None) -> str:
     """The canonical name of a metric as a tool wrote it.
@@ -175,6 +180,9 @@ def canonical(name: str, split_hint: str | None = None) -> str:
     low = _normalize(name)
     if not low:
         return name
+    lg = _LIGHTNING_GRAD.match(name.strip())
+    if lg:
+        return f"grad_norm/{lg.group(1)}" if lg.group(1) else "grad_norm"
     if low in EXACT:
         mapped = EXACT[low]
         if split_hint and mapped.endswith("/train") and split_hint != "train":

@@ -77,10 +77,10 @@ class Facts:
     def lr_is_extreme_high(self, lr: float) -> bool:
         """An LR outside what any run of this optimizer family uses (UMLAUT's sane range tops out at 0.01)."""
         if self.adaptive is False:
-            return lr >= 1.0
+            return lr > 1.0
         if self.adaptive is True:
-            return lr >= 1e-2
-        return lr >= 0.5
+            return lr > 1e-2
+        return lr > 0.5
 
     def lr_is_extreme_low(self, lr: float) -> bool:
         """An LR below 1e-7 (UMLAUT's lower bound) or below 1e-6 for SGD."""
@@ -102,6 +102,14 @@ class Facts:
             v, cv = cfg
             return LRAt(v, Evidence(f"{cv.key} = {fmt_num(v)} in the config", cv.where, None))
         return None
+
+    @property
+    def lr_constant(self) -> bool:
+        """The logged LR never changes (by more than 1%): its "peak" says nothing."""
+        if self.lr is None or len(self.lr) < 2:
+            return True
+        lo, hi = float(self.lr.values.min()), float(self.lr.values.max())
+        return hi <= lo * 1.01
 
     def lr_peak(self) -> tuple[float, int] | None:
         if self.lr is None:

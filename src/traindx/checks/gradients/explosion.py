@@ -40,7 +40,8 @@ def gradient_explosion(
     ratio: float = 10.0,
     window: int = 50,
     warmup_fraction: float = 0.05,
-    growth: float = 10.0,
+    growth: float = 2.5,
+    early_growth: float = 1.5,
     layer_ratio: float = 70.0,
     min_points: int = 8,
 ) -> list[Symptom]:
@@ -53,9 +54,11 @@ def gradient_explosion(
       it (causal blocks of ``window``, 50, points), with its ZClip-style EMA
       z-score;
     - *growth*: the median of the last fifth of the run is at least ``growth``
-      (10x) the median of the first fifth and the fifths rise one after the
-      other: gradients accumulate (a missing ``zero_grad``) or the weights blow
-      up;
+      (2.5x) the median of the first fifth, the fifths rise one after the
+      other, and the rise starts at once (the second fifth is already
+      ``early_growth``, 1.5x, the first): gradients accumulate from the first
+      step (a missing ``zero_grad``), unlike a divergence that grows the norm
+      only once the loss turns;
     - *layers*: with per-layer norms (``grad_norm/<layer>``), the first layer's
       norm is more than ``layer_ratio`` (70x) the last layer's (AUTOTRAINER's
       exploding-gradient rule).
@@ -95,7 +98,7 @@ def gradient_explosion(
     out: list[Symptom] = []
     # growth from the start
     fifths = segment_medians(x, 5)
-    if fifths[0] > 0 and fifths[-1] >= growth * fifths[0] and np.all(np.diff(fifths) > 0):
+    if fifths[0] > 0 and fifths[-1] >= growth * fifths[0] and np.all(np.diff(fifths) > 0) and fifths[1] >= early_growth * fifths[0]:
         q = max(1, n // 5)
         out.append(
             Symptom(

@@ -16,8 +16,13 @@ def natural_key(name: str) -> tuple:
 
 
 def per_layer(run: Run, prefix: str, exclude: tuple[str, ...] = ()) -> list[Series]:
-    """Series named ``<prefix>/<layer>`` in natural order of the layer name (the input side first)."""
+    """Series named ``<prefix>/<layer>`` in natural order of the layer name (the input side first);
+    only the ``.weight`` ones when per-parameter norms include biases."""
     out = [s for name, s in run.series.items() if name.startswith(prefix + "/") and name not in exclude and len(s)]
+    # per-parameter norms: compare weight matrices, not biases, when the weights are there
+    weights = [s for s in out if s.name.endswith(".weight")]
+    if len(weights) >= 2:
+        out = weights
     out.sort(key=lambda s: natural_key(s.name[len(prefix) + 1 :]))
     return out
 

@@ -31,6 +31,7 @@ def loss_divergence(
     noise_k: float = 4.0,
     tail_fraction: float = 0.1,
     critical_ratio: float = 2.0,
+    excursion_fraction: float = 0.15,
 ) -> list[Symptom]:
     """Training loss climbs away from its best level and does not come back.
 
@@ -45,6 +46,11 @@ def loss_divergence(
     smoothed curve, refined on the raw points), so partial and late
     divergences are found, and a run that falls, climbs back most of the way
     and stays there counts.
+
+    A run that climbs just as far and stays up for at least
+    ``excursion_fraction`` (15%) of its points, then comes partly back down
+    (the LR schedule decayed, say), is a divergence too, reported with how
+    far it came back.
 
     ## Why it matters
     A diverging run wastes every step after the onset and usually ends in NaN;
@@ -94,7 +100,7 @@ def loss_divergence(
     sigma = robust_sigma(resid)
     scale = max(abs(best), 1e-12)
     if up <= min_rise * scale or up <= noise_k * sigma:
-        return []
+        return _sustained_excursion(fin, red, sm, sigma, w, min_rise=min_rise, noise_k=noise_k, min_fraction=excursion_fraction)
     thr = best + up / 2
     below = np.flatnonzero(sm[b:] <= thr) + b
     k = int(below[-1])
@@ -192,6 +198,82 @@ def loss_divergence(
                 "nan_after": nan_after,
                 "first_nan_step": first_nan_step,
                 "points": n,
+            },
+        )
+    ]
+
+
+def _sustained_excursion(fin, red, sm, sigma, w, *, min_rise: float, noise_k: float, min_fraction: float) -> list[Symptom]:  # type: ignore[no-untyped-def]
+    """A climb above the best level so far that lasts, even if the loss comes back part of the way later."""
+    m = len(sm)
+    if m < 8:
+        return []
+    prefmin = np.minimum.accumulate(sm)
+    scale = np.maximum(np.abs(prefmin), 1e-12)
+    over = (sm - prefmin > np.maximum(min_rise * scale, noise_k * sigma)) & (np.arange(m) > 0)
+    best_run = (0, 0)
+    i = 0
+    while i < m:
+        if over[i]:
+            j = i
+            while j + 1 < m and over[j + 1]:
+                j += 1
+            if j - i + 1 > best_run[1] - best_run[0]:
+                best_run = (i, j + 1)
+            i = j + 1
+        else:
+            i += 1
+    a, b = best_run
+    if b - a < max(5, int(min_fraction * m)):
+        return []
+    vals = fin.values
+    n = len(fin)
+    onset = int(red.start[a])
+    best_i = int(np.argmin(vals[: max(onset, 1)]))
+    peak_i = int(red.start[a]) + int(np.argmax(vals[int(red.start[a]) : int(red.stop[b - 1])]))
+    end_i = n - 1
+    best = float(vals[best_i])
+    peak_level = float(np.max(sm[a:b]))
+    final_level = float(np.median(sm[-max(1, m // 10) :]))
+    back = (final_level - best) / abs(best) if best else 0.0
+    rise = (peak_level - best) / abs(best) if best else 0.0
+    last_up = int(red.stop[b - 1]) - 1
+    summary = (
+        f"training loss rose {rise * 100:.0f}% above its best ({fmt_num(best)} at {at(fin, best_i)}) from {at(fin, onset)} "
+        f"and stayed up until {at(fin, last_up)}, then came back to {fmt_num(final_level)} ({back * 100:+.0f}% from the best)"
+    )
+    ev = [
+        point(fin, best_i, "best training loss"),
+        point(fin, onset, "training loss starts its climb:"),
+        point(fin, peak_i, "peak training loss"),
+        Evidence(f"training loss {fmt_num(float(vals[end_i]))} at {at(fin, end_i)} (smoothed level {fmt_num(final_level)})", fin.where(end_i), float(fin.steps[end_i])),
+    ]
+    return [
+        Symptom(
+            id="loss_divergence",
+            code="TDX101",
+            severity="high",
+            summary=summary,
+            metric="loss/train",
+            step=float(fin.steps[onset]),
+            step_unit=fin.step_unit,
+            evidence=ev,
+            data={
+                "kind": "partial",
+                "onset_step": float(fin.steps[onset]),
+                "onset_index": onset,
+                "best_step": float(fin.steps[best_i]),
+                "best_value": best,
+                "final_level": final_level,
+                "peak_step": float(fin.steps[peak_i]),
+                "peak_value": float(vals[peak_i]),
+                "ratio": peak_level / best if best > 0 else math.inf,
+                "rise_steps": float(fin.steps[peak_i] - fin.steps[onset]),
+                "nan_after": False,
+                "first_nan_step": None,
+                "points": n,
+                "recovered_to": back,
+                "stayed_up_until": float(fin.steps[last_up]),
             },
         )
     ]

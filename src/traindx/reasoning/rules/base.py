@@ -35,9 +35,14 @@ class Context:
         return self.sym("loss_divergence")
 
     def after_divergence(self, s: Symptom | None) -> bool:
-        """True when symptom ``s`` starts at or after the divergence onset (the divergence explains it)."""
+        """True when the divergence explains symptom ``s``: it starts at or after the onset, or it
+        is a "no improvement" plateau over the whole run (the climb is why the loss did not improve)."""
         d = self.divergence()
-        if d is None or s is None or s.step is None or d.step is None or s.step_unit != d.step_unit:
+        if d is None or s is None:
+            return False
+        if s.id == "loss_plateau" and s.data.get("kind") == "no_improvement":
+            return True
+        if s.step is None or d.step is None or s.step_unit != d.step_unit:
             return False
         return s.step >= d.step
 

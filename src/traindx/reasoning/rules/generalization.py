@@ -53,6 +53,10 @@ def overfitting(ctx: Context) -> Hypothesis | None:
             support += 1
         if data["rise"] >= 0.2:
             support += 1
+        from .learning import held_out_at_chance
+
+        if held_out_at_chance(ctx) is not None:
+            against += 2  # never better than chance on held-out data: nothing generalizable to lose
         direct = data["evals_after"] >= 3 and tc is not None and tc <= 0.02
         tier = conf.DIRECT if direct else conf.CIRCUMSTANTIAL
         ev = list(v.evidence)
@@ -114,7 +118,9 @@ def overfitting(ctx: Context) -> Hypothesis | None:
             expected_impact="The held-out loss stops falling behind the training loss.",
             confirm="more evaluations: confirmed if the held-out loss turns up while the training loss keeps falling",
         )
-    if z is not None and ctx.sym("nan_inf") is None:
+    from .learning import held_out_near_zero
+
+    if z is not None and ctx.sym("nan_inf") is None and held_out_near_zero(ctx) is None:
         epochs = z.data.get("epochs_at_end")
         ctx.request(
             "a held-out evaluation",

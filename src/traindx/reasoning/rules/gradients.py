@@ -12,7 +12,10 @@ from .lr import lr_onset
 def _lr_explains(ctx: Context) -> bool:
     """The LR was at its high values or still rising at the divergence onset."""
     info = lr_onset(ctx)
-    return bool(info and info.get("logged") and (info.get("rising") or info.get("near_peak")))
+    if not (info and info.get("logged")):
+        return False
+    extreme = info.get("at_onset") is not None and ctx.facts.lr_is_extreme_high(info["at_onset"].value)
+    return bool(info.get("rising") or info.get("near_peak") or extreme)
 
 
 @rule("exploding_gradients")
@@ -57,9 +60,20 @@ def exploding_gradients(ctx: Context) -> Hypothesis | None:
             if g.data.get("kind") == "layers"
             else f"{g.data['count']} grad-norm spike(s) up to {g.data['ratio']:.0f}x the running median, and the loss jumped with {g.data['loss_reacted']} of them"
         )
-        return make(ctx, "exploding_gradients", tier=conf.DIRECT, support=1 if g.data["ratio"] >= 100 else 0, explains=explains, evidence=ev, basis=basis, values={"onset": fmt_step(g.data.get("onset_step") or 0)})
+        osc = ctx.sym("loss_oscillation")
+        return make(
+            ctx,
+            "exploding_gradients",
+            tier=conf.CIRCUMSTANTIAL if osc is not None else conf.DIRECT,
+            support=1 if g.data["ratio"] >= 100 else 0,
+            against=1 if osc is not None else 0,
+            explains=explains,
+            evidence=ev,
+            basis=basis + ("; the loss oscillates too, and gradients spike with its swings" if osc is not None else ""),
+            values={"onset": fmt_step(g.data.get("onset_step") or 0)},
+        )
     # loss spikes with the gradient norm far above its moving average at the same steps (ZClip's signal)
-    if spike is not None and spike.data.get("grad_z") is not None and spike.data["grad_z"] >= 2.5:
+    if spike is not None and not ctx.after_divergence(spike) and spike.data.get("grad_z") is not None and spike.data["grad_z"] >= 2.5:
         return make(
             ctx,
             "exploding_gradients",

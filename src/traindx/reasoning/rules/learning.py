@@ -39,9 +39,82 @@ def no_parameter_update(ctx: Context) -> Hypothesis | None:
     return None
 
 
+def held_out_at_chance(ctx: Context) -> tuple[Evidence, int] | None:
+    """The held-out loss never improved on its first evaluation and sits at ln(k): nothing
+    generalizable was learned (a level that merely equals ln(k) after improving is not chance)."""
+    from ...checks.chance import match_chance
+    from ...checks.evidence import point
+    from ...checks.generalization.common import held_out
+
+    v = held_out(ctx.run)
+    if v is None or len(v) < 3:
+        return None
+    i = int(v.values.argmin())
+    best = float(v.values[i])
+    first = float(v.values[0])
+    if first <= 0 or (first - best) / first > 0.03:
+        return None  # the held-out loss did improve: it learned something
+    m = match_chance(best, ctx.run, tolerance=0.02)
+    if m is None or best < math.log(m[0]) * 0.99:
+        return None
+    ev = point(v, i, "best held-out loss")
+    return Evidence(f"{ev.text}: never below ln({m[0]}) = {math.log(m[0]):.4f}, the loss of a uniform guess ({m[1]})", ev.source, ev.step), m[0]
+
+
+def held_out_near_zero(ctx: Context, level: float = 0.05) -> Evidence | None:
+    from ...checks.evidence import point
+    from ...checks.generalization.common import held_out
+
+    v = held_out(ctx.run)
+    if v is None or not len(v):
+        return None
+    if float(v.values[-1]) > level:
+        return None
+    return point(v, len(v) - 1, "held-out loss")
+
+
 @rule("data_pipeline_bug")
 def data_pipeline_bug(ctx: Context) -> Hypothesis | None:
     p = ctx.sym("loss_plateau")
+    chance = held_out_at_chance(ctx)
+    gen = [sid for sid in ("val_loss_rising", "train_val_gap") if ctx.sym(sid) is not None]
+    if chance is not None and gen:
+        ev, k = chance
+        t = ctx.run.get("loss/train")
+        extra = []
+        if t is not None and len(t.finite_part()):
+            from ...checks.evidence import span
+
+            tf = t.finite_part()
+            extra.append(span(tf, 0, len(tf) - 1, "training loss"))
+        return make(
+            ctx,
+            "data_pipeline_bug",
+            tier=conf.DIRECT,
+            explains=gen + (["loss_plateau"] if p is not None else []),
+            evidence=[ev] + extra,
+            basis=f"the training loss falls while the held-out loss never gets below chance (ln {k}): the model memorizes training pairs that carry no signal, the picture of labels shuffled apart from their inputs",
+            fix="Check that inputs and labels are shuffled together (one permutation applied to both, or shuffle the dataset, not the arrays), and print a few decoded (input, label) pairs at the model's input.",
+            expected_impact="The held-out loss falls below chance from the first epoch.",
+            verify=f"The held-out loss drops below ln({k}) = {math.log(k):.3f} within the first epoch.",
+        )
+    z = ctx.sym("loss_at_zero")
+    d = ctx.sym("degenerate_outputs")
+    near = held_out_near_zero(ctx)
+    if z is not None and near is not None and ctx.sym("nan_inf") is None:
+        return make(
+            ctx,
+            "data_pipeline_bug",
+            tier=conf.DIRECT if d is not None else conf.CIRCUMSTANTIAL,
+            explains=["loss_at_zero"] + (["degenerate_outputs"] if d is not None else []),
+            evidence=list(z.evidence[:2]) + [near] + (d.evidence[:1] if d is not None else []),
+            basis="the held-out loss is near zero as well as the training loss, which no real task allows; "
+            + ("and the samples are degenerate: " if d is not None else "")
+            + "the targets are leaking into the inputs (targets not shifted, the label among the features)",
+            fix="Check how targets are built from inputs (for a language model, targets are the inputs shifted by one position); look for the label among the features.",
+            expected_impact="The loss settles at a realistic level and the samples look like the data.",
+            verify="A batch's targets differ from its inputs; the training loss no longer reaches ~0 within a few hundred steps.",
+        )
     if p is None or ctx.after_divergence(p) or p.data.get("kind") not in ("chance", "constant"):
         return None
     k = p.data.get("chance_k")

@@ -32,7 +32,8 @@ def lr_onset(ctx: Context) -> dict | None:
         later = float(lr_vals[min(len(lr_vals) - 1, j + max(1, len(lr_vals) // 50))])
         earlier = float(lr_vals[max(0, j - max(1, len(lr_vals) // 50))])
         info["rising"] = a > 0 and b > 1.1 * a and later > earlier
-        info["near_peak"] = b >= 0.8 * peak[0]
+        info["near_peak"] = b >= 0.8 * peak[0] and not f.lr_constant
+        info["constant"] = f.lr_constant
     return info
 
 
@@ -48,10 +49,23 @@ def _divergence_values(ctx: Context, info: dict, suggested: float | None) -> dic
     }
 
 
+def warmup_peak(ctx: Context, info: dict) -> bool:
+    """The LR ramps up to a peak (at least 2x its first value) and the divergence starts on the
+    ramp or within a tenth of the run after the peak: the schedule carried the LR to where it broke."""
+    lr = ctx.facts.lr
+    if lr is None or len(lr) < 3 or "i_peak" not in info:
+        return False
+    first, peak = float(lr.values[0]), info["peak"]
+    if not (first > 0 and peak >= 2 * first) and not (first == 0 and peak > 0):
+        return False
+    span = float(lr.steps[-1] - lr.steps[0]) or 1.0
+    return info["onset"] <= float(lr.steps[info["i_peak"]]) + 0.1 * span
+
+
 @rule("lr_schedule")
 def lr_schedule(ctx: Context) -> Hypothesis | None:
     info = lr_onset(ctx)
-    if info is None or not info.get("logged") or not info.get("rising"):
+    if info is None or not info.get("logged") or not (info.get("rising") or warmup_peak(ctx, info)):
         return None
     f, d = ctx.facts, info["d"]
     lr = f.lr
@@ -111,11 +125,15 @@ def lr_schedule(ctx: Context) -> Hypothesis | None:
         evidence=ev,
         basis=(
             f"the logged LR rose {info['lr_onset'] / info['lr_best']:.1f}x between the loss's best step and the divergence onset; "
-            "the loss turned up while the schedule was still raising the LR"
+            + ("the loss turned up while the schedule was still raising the LR" if info.get("rising") else f"the loss turned up as the warmup reached its peak {fmt_num(info['peak'])}")
         ),
         values=vals,
         fix=fix,
-        issue=f"LR schedule ramps the learning rate past the stable range: the loss turns up at {info['unit']} {fmt_step(info['onset'])} as the LR climbs to {fmt_num(info['lr_onset'])}",
+        issue=(
+            f"LR schedule ramps the learning rate past the stable range: the loss turns up at {info['unit']} {fmt_step(info['onset'])} as the LR climbs to {fmt_num(info['lr_onset'])}"
+            if info.get("rising")
+            else f"LR schedule warms up to a peak the model cannot take: the loss turns up at {info['unit']} {fmt_step(info['onset'])}, when the LR reached {fmt_num(info['lr_onset'])} (peak {fmt_num(info['peak'])})"
+        ),
     )
 
 
@@ -152,7 +170,7 @@ def lr_too_high(ctx: Context) -> Hypothesis | None:
         lr = at_onset.value
         extreme = f.lr_is_extreme_high(lr)
         if info["logged"]:
-            if info.get("rising"):
+            if info.get("rising") or warmup_peak(ctx, info):
                 # the schedule rule carries this case; here the peak value itself is the alternative
                 suggested = round_down(info["lr_best"])
                 vals = _divergence_values(ctx, info, suggested)
@@ -169,15 +187,26 @@ def lr_too_high(ctx: Context) -> Hypothesis | None:
                     basis="the loss turned up while the LR was rising; a lower peak would avoid the range where it turned up",
                     values=vals,
                 )
-            support = (2 if extreme else 0) + (2 if grad is not None and grad[0] >= 3 else 0) + (1 if info["near_peak"] else 0)
-            against = 0 if (info["near_peak"] or extreme) else 1
-            tier = conf.DIRECT if (info["near_peak"] or extreme) else conf.CIRCUMSTANTIAL
+            constant = info.get("constant", False)
+            jumped = grad is not None and grad[0] >= 10
+            support = (2 if extreme else 0) + (2 if grad is not None and 3 <= grad[0] < 10 else 0) + (1 if info["near_peak"] else 0)
+            against = 0 if (info["near_peak"] or extreme or constant) else 1
+            if info["near_peak"] or extreme:
+                tier = conf.DIRECT
+            elif constant:
+                # a gradual climb at a constant LR, with no gradient blow-up to start it, is the
+                # known picture of a step size the model cannot take (the pattern, not the proof)
+                tier = conf.HYPOTHESIS if jumped else conf.CIRCUMSTANTIAL
+            else:
+                tier = conf.CIRCUMSTANTIAL
             suggested = round_down(lr / 10) if extreme else round_down(lr / 3)
-            basis = (
-                f"the logged LR was {fmt_num(lr)} at the onset"
-                + (" (its highest value in the run)" if info["near_peak"] else " (below its peak)")
-                + ("; that is far above the usual range for this optimizer" if extreme else "")
-            )
+            growth = ctx.sym("gradient_explosion")
+            if growth is not None and growth.data.get("kind") == "growth":
+                against += 1  # gradients growing from the first step point at accumulation, not the LR
+            where = " (constant through the run)" if constant else (" (its highest value in the run)" if info["near_peak"] else " (below its peak)")
+            basis = f"the logged LR was {fmt_num(lr)} at the onset{where}" + ("; that is far above the usual range for this optimizer" if extreme else "")
+            if constant and not extreme and not jumped:
+                basis += "; the loss climbed with no gradient blow-up to start it, the usual picture of a step size the model cannot take"
             return make(
                 ctx,
                 "lr_too_high",
@@ -188,7 +217,7 @@ def lr_too_high(ctx: Context) -> Hypothesis | None:
                 evidence=ev,
                 basis=basis,
                 values=_divergence_values(ctx, info, suggested),
-                contradicts=[] if info["near_peak"] else [Evidence(f"the LR at the onset was below its peak {fmt_num(info['peak'])}", f.lr.where(info["i_peak"]) if f.lr is not None else "", None)],
+                contradicts=[] if (info["near_peak"] or constant) else [Evidence(f"the LR at the onset was below its peak {fmt_num(info['peak'])}", f.lr.where(info["i_peak"]) if f.lr is not None else "", None)],
             )
         # configured, not logged
         suggested = round_down(lr / 10) if extreme else round_down(lr / 3)
@@ -207,6 +236,31 @@ def lr_too_high(ctx: Context) -> Hypothesis | None:
             basis=f"the configured LR {fmt_num(lr)} " + ("is far above the usual range for this optimizer" if extreme else "is in a normal range; the LR schedule is not logged"),
             values=_divergence_values(ctx, info, suggested),
             confirm="log the LR per step: confirmed if the onset lines up with its highest values",
+        )
+    # a loss that swings up and back without settling: an LR at the edge of stability
+    o = ctx.sym("loss_oscillation")
+    if o is not None and not ctx.after_divergence(o):
+        at_o = f.lr_at(o.step or 0, o.step_unit)
+        g = ctx.sym("gradient_explosion")
+        growth = g is not None and g.data.get("kind") == "growth"
+        lr_val = at_o.value if at_o is not None else None
+        return make(
+            ctx,
+            "lr_too_high",
+            tier=conf.CIRCUMSTANTIAL,
+            support=(1 if at_o is not None else 0) + (1 if lr_val is not None and f.lr_is_extreme_high(lr_val) else 0),
+            against=1 if growth else 0,
+            explains=["loss_oscillation"] + [sid for sid in ("loss_spike", "gradient_explosion") if ctx.sym(sid) is not None and not growth],
+            evidence=list(o.evidence) + ([at_o.evidence] if at_o is not None else []),
+            basis="the loss is kicked up and pulled back again and again without settling: the step size sits at the edge of what the curvature allows",
+            values={
+                "lr_key": f.lr_key,
+                "lr_value": lr_text(lr_val) if lr_val is not None else "its current value",
+                "lr_suggested": lr_text(round_down(lr_val / 2)) if lr_val is not None else "half of it",
+                "onset": fmt_step(o.step or 0),
+                "best_value": "its floor",
+            },
+            confirm="a run at half the LR: confirmed if the swings stop",
         )
     # a NaN right after a loss climb too short to be called a divergence
     n = ctx.sym("nan_inf")

@@ -16,10 +16,14 @@ def mode_collapse(ctx: Context) -> Hypothesis | None:
     at_step = ctx.facts.lr_at(d.step or 0, "step") if d.step is not None else None
     if at_step is not None:
         ev.append(at_step.evidence)
+    from .learning import held_out_near_zero
+
+    leak = ctx.sym("loss_at_zero") is not None and held_out_near_zero(ctx) is not None
     return make(
         ctx,
         "mode_collapse",
-        tier=conf.DIRECT,
+        tier=conf.CIRCUMSTANTIAL if leak else conf.DIRECT,
+        against=1 if leak else 0,
         explains=["degenerate_outputs"],
         evidence=ev,
         basis=f"{d.data['bad']} of the {d.data['samples']} latest samples are degenerate: the outputs themselves show the collapse",
