@@ -17,6 +17,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from .model.summary import ModelSummary
+
 
 @dataclass(frozen=True)
 class Provenance:
@@ -250,6 +252,7 @@ class Run:
     issues: list[ReadIssue] = field(default_factory=list)
     choices: list[SeriesChoice] = field(default_factory=list)
     formats: dict[str, str] = field(default_factory=dict)  # path -> detected format
+    model: ModelSummary | None = None  # parameters by group and weight health, from a checkpoint or model config
 
     # -- access -------------------------------------------------------------
     def get(self, name: str) -> Series | None:
@@ -360,6 +363,17 @@ def fmt_num(v: float, digits: int = 4) -> str:
     if v == 0:
         return "0"
     return f"{v:.{digits}g}"
+
+
+def times(r: float) -> str:
+    """A ratio as people write it: ``1.5x``, ``12x``, ``1,265x``, ``1.6e+19x``."""
+    if not math.isfinite(r):
+        return "inf x"
+    if r < 10:
+        return f"{r:.1f}x"
+    if r < 1e6:
+        return f"{r:,.0f}x"
+    return f"{r:.2g}x"
 
 
 def pct(a: float, b: float) -> str:

@@ -10,6 +10,7 @@ from .. import __version__
 from . import diagnose as diagnose_cmd
 from . import explain as explain_cmd
 from . import plot as plot_cmd
+from . import memory as memory_cmd, model as model_cmd
 from .errors import CliError, fail
 
 app = typer.Typer(
@@ -23,6 +24,8 @@ app = typer.Typer(
 app.command("diagnose", no_args_is_help=False)(diagnose_cmd.diagnose)
 app.command("explain")(explain_cmd.explain)
 app.command("plot")(plot_cmd.plot)
+app.command("model")(model_cmd.model)
+app.command("memory")(memory_cmd.memory)
 
 
 def _version(value: bool) -> None:

@@ -24,11 +24,11 @@ SKIP_DIRS = {"__pycache__", "node_modules", ".git", ".hg", ".svn", ".venv", "ven
 SKIP_EXT: dict[str, str] = {}
 for _ext in (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".svg", ".webp", ".tif", ".tiff", ".ico"):
     SKIP_EXT[_ext] = "image (not read)"
-for _ext in (".pt", ".pth", ".bin", ".ckpt", ".safetensors", ".h5", ".hdf5", ".keras", ".onnx", ".npz", ".npy", ".pkl", ".pickle", ".gguf", ".msgpack", ".model"):
+for _ext in (".h5", ".hdf5", ".keras", ".onnx", ".npz", ".npy", ".pkl", ".pickle", ".gguf", ".msgpack", ".model"):
     SKIP_EXT[_ext] = "model or tensor file (not part of the log diagnosis)"
 for _ext in (".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".zst", ".rar"):
     SKIP_EXT[_ext] = "archive (not unpacked)"
-for _ext in (".py", ".ipynb", ".sh", ".c", ".cpp", ".cu", ".h", ".js", ".ts", ".java", ".rs", ".go"):
+for _ext in (".ipynb", ".sh", ".c", ".cpp", ".cu", ".h", ".js", ".ts", ".java", ".rs", ".go"):
     SKIP_EXT[_ext] = "source code (not read by the log diagnosis)"
 for _ext in (".pdf", ".doc", ".docx", ".ppt", ".pptx", ".xls", ".xlsx", ".mp4", ".mp3", ".wav", ".flac", ".parquet", ".arrow", ".lock", ".db-journal", ".so", ".dll", ".exe", ".whl"):
     SKIP_EXT[_ext] = "not a training artifact"
@@ -275,6 +275,7 @@ def merge(parts: list[Part], run: Run) -> Run:
             run.summary.setdefault(k, v)
         run.samples.extend(part.samples)
         run.code_facts.extend(part.code_facts)
+        run.model = part.model.over(run.model) if part.model is not None else run.model
         run.predictions.extend(part.predictions)
         run.issues.extend(part.issues)
     for canon in sorted(candidates):

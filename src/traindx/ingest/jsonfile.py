@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from . import names
-from .jsonl import RecordSink, STEP_KEYS
+from .jsonl import STEP_KEYS, RecordSink
 from .part import Part, ReadError, Source
 from .textio import is_binary, read_head, read_text
 

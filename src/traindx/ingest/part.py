@@ -236,6 +236,7 @@ class Part:
     issues: list[ReadIssue] = field(default_factory=list)
     units: dict[str, str] = field(default_factory=dict)  # raw name -> step unit, when it differs
     step_sources: dict[str, str] = field(default_factory=dict)  # raw name -> step source, when it differs
+    model: Any = None  # a traindx.model.summary.ModelSummary, from the checkpoint reader
 
     @property
     def display(self) -> str:

@@ -26,6 +26,8 @@ READER_MODULES: tuple[str, ...] = (
     "jsonfile",
     "config",
     "samples",
+    "checkpoint",
+    "code",
     "textlog",
 )
 

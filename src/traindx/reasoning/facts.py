@@ -10,7 +10,7 @@ import numpy as np
 from ..checks.evidence import at
 from ..checks.stats import nearest_index
 from ..findings import Evidence
-from ..run import ConfigValue, Run, Series, fmt_num, to_float
+from ..run import ConfigValue, Run, Series, fmt_num, times, to_float
 
 LR_KEYS = ("peak_lr", "max_lr", "learning_rate", "lr", "base_lr", "optimizer.lr", "optim.lr", "train.lr")
 WARMUP_KEYS = ("warmup_steps", "warmup_iters", "lr_warmup_iters", "warmup_updates", "num_warmup_steps", "warmup_ratio", "warmup_epochs")
@@ -144,7 +144,7 @@ class Facts:
         k = i + int(np.argmax(g.values[i:hi])) if hi > i else i
         ratio = float(g.values[k]) / med
         return ratio, Evidence(
-            f"grad norm {fmt_num(float(g.values[k]))} at {at(g, k)}, {ratio:.1f}x its median {fmt_num(med)} over the {base.size} points before",
+            f"grad norm {fmt_num(float(g.values[k]))} at {at(g, k)}, {times(ratio)} its median {fmt_num(med)} over the {base.size} points before",
             g.where(k),
             float(g.steps[k]),
         )

@@ -8,18 +8,24 @@ from ...findings import Evidence, Symptom
 from ...run import Run, Series, fmt_num
 from ..evidence import at
 from ..registry import check
-from ..stats import nearest_index
 
 
 def _aligned(a: Series, b: Series) -> tuple[np.ndarray, np.ndarray, list[int], list[int]]:
-    """Values of ``a`` and ``b`` at the steps of ``b`` (nearest point of ``a``)."""
-    ia, ib = [], []
-    for j in range(len(b)):
-        i = nearest_index(a.steps, float(b.steps[j]))
-        if i >= 0 and abs(float(a.steps[i]) - float(b.steps[j])) <= max(1.0, 0.01 * float(b.steps[-1])):
-            ia.append(i)
-            ib.append(j)
-    return a.values[ia], b.values[ib], ia, ib
+    """Values of ``a`` and ``b`` at the steps of ``b`` (nearest point of ``a``), vectorised."""
+    if not len(a) or not len(b):
+        return np.zeros(0), np.zeros(0), [], []
+    pos = np.clip(np.searchsorted(a.steps, b.steps), 1, max(len(a) - 1, 1)) if len(a) > 1 else np.zeros(len(b), dtype=np.int64)
+    if len(a) > 1:
+        left = pos - 1
+        take_left = np.abs(b.steps - a.steps[left]) <= np.abs(a.steps[pos] - b.steps)
+        ia = np.where(take_left, left, pos)
+    else:
+        ia = pos
+    tol = max(1.0, 0.01 * float(b.steps[-1]))
+    ok = np.abs(a.steps[ia] - b.steps) <= tol
+    ib = np.flatnonzero(ok)
+    ia = ia[ok]
+    return a.values[ia], b.values[ib], ia.tolist(), ib.tolist()
 
 
 @check(code="TDX403", emits="suspicious_eval")

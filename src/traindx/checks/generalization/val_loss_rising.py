@@ -9,8 +9,8 @@ import numpy as np
 from ...findings import Evidence, Request, Symptom
 from ...run import Run, fmt_num
 from ..evidence import at, point, span
-from ..stats import nearest_index
 from ..registry import check
+from ..stats import nearest_index
 from .common import held_out, train_level_at
 
 

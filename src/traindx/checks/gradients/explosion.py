@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from ...findings import Evidence, Symptom
-from ...run import Run, fmt_num
+from ...run import Run, fmt_num, times
 from ..baselines import causal_baseline, ema_z_at, group_runs
 from ..evidence import at, span
 from ..registry import check
@@ -105,7 +105,7 @@ def gradient_explosion(
                 id="gradient_explosion",
                 code="TDX201",
                 severity="high",
-                summary=f"gradient norm grows steadily from the start: median {fmt_num(float(fifths[0]))} over the first fifth of the run, {fmt_num(float(fifths[-1]))} over the last ({fifths[-1] / fifths[0]:.0f}x), rising in every fifth",
+                summary=f"gradient norm grows steadily from the start: median {fmt_num(float(fifths[0]))} over the first fifth of the run, {fmt_num(float(fifths[-1]))} over the last ({times(fifths[-1] / fifths[0])}), rising in every fifth",
                 metric=g.name,
                 step=float(fin.steps[0]),
                 step_unit=fin.step_unit,
@@ -133,7 +133,7 @@ def gradient_explosion(
         for rr, a, p in events[:3]:
             zg = ema_z_at(x, p)
             ztxt = f", EMA z-score {zg:.0f}" if not math.isnan(zg) else ""
-            ev.append(Evidence(f"grad norm {fmt_num(float(x[p]))} at {at(fin, p)}, {rr:.0f}x its running median {fmt_num(float(base.median[p]))}{ztxt}", fin.where(p), float(fin.steps[p])))
+            ev.append(Evidence(f"grad norm {fmt_num(float(x[p]))} at {at(fin, p)}, {times(rr)} its running median {fmt_num(float(base.median[p]))}{ztxt}", fin.where(p), float(fin.steps[p])))
         biggest = events[0]
         first = min(events, key=lambda e: e[1])
         reacted = [e for e in events if _loss_reacts(run, float(fin.steps[e[2]]), fin.step_unit)]
@@ -148,7 +148,7 @@ def gradient_explosion(
                 id="gradient_explosion",
                 code="TDX201",
                 severity=severity,
-                summary=f"{len(events)} gradient-norm spike{'s' if len(events) != 1 else ''} of {ratio:.0f}x or more over the running median; the biggest {biggest[0]:.0f}x at {at(fin, biggest[2])}{tail}",
+                summary=f"{len(events)} gradient-norm spike{'s' if len(events) != 1 else ''} of {ratio:.0f}x or more over the running median; the biggest {times(biggest[0])} at {at(fin, biggest[2])}{tail}",
                 metric=g.name,
                 step=float(fin.steps[first[1]]),
                 step_unit=fin.step_unit,
@@ -175,7 +175,7 @@ def gradient_explosion(
                         id="gradient_explosion",
                         code="TDX201",
                         severity="high",
-                        summary=f"first layer's gradient norm is {a / b:.0f}x the last layer's ({layers[0].name} vs {layers[-1].name})",
+                        summary=f"first layer's gradient norm is {times(a / b)} the last layer's ({layers[0].name} vs {layers[-1].name})",
                         metric=layers[0].name,
                         step=float(first_l.steps[0]),
                         step_unit=first_l.step_unit,

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from ...findings import Evidence, Symptom
-from ...run import Run, fmt_num
+from ...run import Run, fmt_num, times
 from ..baselines import causal_baseline, ema_z_at, group_runs
 from ..evidence import at
 from ..registry import check
@@ -97,7 +97,7 @@ def loss_spike(
             else "not back to its level by the end of the log"
         )
         text = (
-            f"training loss {fmt_num(float(x[p]))} at {at(fin, p)}, {e['ratio']:.1f}x its median {fmt_num(e['base'])} "
+            f"training loss {fmt_num(float(x[p]))} at {at(fin, p)}, {times(e['ratio'])} its median {fmt_num(e['base'])} "
             f"over the points before; {rec_txt}"
         )
         if gfin is not None and len(gfin) > 10:
@@ -117,7 +117,7 @@ def loss_spike(
     else:
         severity = "low"
     summary = (
-        f"{len(events)} loss spike{'s' if len(events) != 1 else ''}; the biggest {biggest['ratio']:.1f}x its running level at "
+        f"{len(events)} loss spike{'s' if len(events) != 1 else ''}; the biggest {times(biggest['ratio'])} its running level at "
         f"{at(fin, biggest['peak'])}" + (f"; {len(unrecovered)} not recovered by the end of the log" if unrecovered else "; all recovered")
     )
     return [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...findings import Evidence, Hypothesis
-from ...run import fmt_num, fmt_step
+from ...run import fmt_num, fmt_step, times
 from .. import confidence as conf
 from .base import Context, make, rule
 from .lr import lr_onset
@@ -46,19 +46,19 @@ def exploding_gradients(ctx: Context) -> Hypothesis | None:
             explains=explains,
             evidence=[jump[1]] + s.evidence[:1],
             basis=(
-                f"the grad norm jumped {jump[0]:.0f}x at the {'onset' if sid == 'loss_divergence' else 'first NaN'}"
+                f"the grad norm jumped {times(jump[0])} at the {'onset' if sid == 'loss_divergence' else 'first NaN'}"
                 + ("; the LR reaching its high values explains that jump, so clipping treats the symptom more than the cause" if lr_explains else "")
             ),
             values={"onset": fmt_step(step)},
         )
     # gradient-norm spikes the loss reacted to, or first layers far above the last
-    if g is not None and (g.data.get("kind") == "layers" or (g.data.get("kind") == "spike" and g.data.get("loss_reacted"))):
+    if g is not None and not ctx.after_divergence(g) and (g.data.get("kind") == "layers" or (g.data.get("kind") == "spike" and g.data.get("loss_reacted"))):
         explains = ["gradient_explosion"] + (["loss_spike"] if spike is not None else [])
         ev = list(g.evidence) + (spike.evidence[:1] if spike is not None else [])
         basis = (
-            f"the first layer's gradient norm is {g.data['ratio']:.0f}x the last layer's"
+            f"the first layer's gradient norm is {times(g.data['ratio'])} the last layer's"
             if g.data.get("kind") == "layers"
-            else f"{g.data['count']} grad-norm spike(s) up to {g.data['ratio']:.0f}x the running median, and the loss jumped with {g.data['loss_reacted']} of them"
+            else f"{g.data['count']} grad-norm spike(s) up to {times(g.data['ratio'])} the running median, and the loss jumped with {g.data['loss_reacted']} of them"
         )
         osc = ctx.sym("loss_oscillation")
         return make(
@@ -107,7 +107,7 @@ def missing_zero_grad(ctx: Context) -> Hypothesis | None:
         support=1,
         explains=["gradient_explosion"] + [sid for sid in ("loss_divergence", "loss_oscillation", "loss_spike") if ctx.sym(sid) is not None],
         evidence=ev,
-        basis=f"the gradient norm grows {g.data['ratio']:.0f}x from the first fifth of the run to the last, rising in every fifth: gradients add up across steps"
+        basis=f"the gradient norm grows {times(g.data['ratio'])} from the first fifth of the run to the last, rising in every fifth: gradients add up across steps"
         + ("; the training code never clears them" if code else ""),
         confirm="" if code else "the training code: confirmed if optimizer.zero_grad() (or model.zero_grad()) is missing from the loop",
     )

@@ -7,6 +7,24 @@ from .. import confidence as conf
 from .base import Context, make, rule
 
 
+def batch_that_fits(batch: object, d: dict) -> int | None:
+    """The largest power-of-two batch whose memory, scaled linearly from the failed one, fits in 90% of the device."""
+    from ...run import to_float
+
+    b = to_float(batch)
+    need = (d.get("allocated_by_pytorch") or 0) + (d.get("tried_to_allocate") or 0)
+    total = d.get("total_capacity")
+    if not b or b < 2 or not need or not total:
+        return None
+    scale = 0.9 * total / need
+    if scale >= 1:
+        return None
+    fits = 1
+    while fits * 2 <= b * scale:
+        fits *= 2
+    return fits if fits < b else None
+
+
 @rule("out_of_memory")
 def out_of_memory(ctx: Context) -> Hypothesis | None:
     o = ctx.sym("oom_error")
@@ -27,10 +45,18 @@ def out_of_memory(ctx: Context) -> Hypothesis | None:
             f"({human_bytes(d.get('reserved_unallocated'))}): set PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True, and if it still fails, halve the per-device batch size."
         )
     elif bs is not None:
+        fits = batch_that_fits(bs.value, d)
+        target = f"{fits}" if fits is not None else "half of it"
         fix = (
-            f"Halve {bs.key} (now {bs.value}, {bs.where}) and double gradient accumulation to keep the global batch; "
+            f"Set {bs.key} (now {bs.value}, {bs.where}) to {target} and raise gradient accumulation to keep the global batch; "
             "enable gradient checkpointing and bf16/fp16 if not on yet."
         )
+        if fits is not None:
+            fix += (
+                f" ({fits} is the largest power of two whose memory, scaled from the {human_bytes(d['allocated_by_pytorch'] + d['tried_to_allocate'])} "
+                f"this batch needed, fits in 90% of the {human_bytes(d['total_capacity'])} device, assuming activations dominate; "
+                "weights and optimizer states do not shrink with the batch, so check with one step.)"
+            )
     over = ""
     if d.get("tried_to_allocate") and d.get("free") is not None:
         over = f"; it asked for {human_bytes(d['tried_to_allocate'])} with {human_bytes(d['free'])} free"
