@@ -31,6 +31,17 @@ class Provenance:
         return f"{self.path}:{self.line}" if self.line else self.path
 
 
+class Located:
+    """A value that knows its file (``source``) and line: ``where`` is ``file:line``, or the file alone."""
+
+    source: str
+    line: int | None
+
+    @property
+    def where(self) -> str:
+        return f"{self.source}:{self.line}" if self.line else self.source
+
+
 @dataclass
 class Series:
     """A named, step-indexed metric.
@@ -101,7 +112,7 @@ class Series:
 
 
 @dataclass(frozen=True)
-class Event:
+class Event(Located):
     """Something a log said happened: an error, a warning, an overflow, a restart.
 
     ``kind`` is a short id (``oom``, ``nan_anomaly``, ``loss_scale_overflow``,
@@ -118,10 +129,6 @@ class Event:
     step: float | None = None
     data: tuple[tuple[str, Any], ...] = ()
 
-    @property
-    def where(self) -> str:
-        return f"{self.source}:{self.line}" if self.line else self.source
-
     def get(self, key: str, default: Any = None) -> Any:
         for k, v in self.data:
             if k == key:
@@ -130,7 +137,7 @@ class Event:
 
 
 @dataclass(frozen=True)
-class ConfigValue:
+class ConfigValue(Located):
     """One flattened configuration value (``optimizer.lr``) and where it was set."""
 
     key: str
@@ -138,9 +145,6 @@ class ConfigValue:
     source: str
     line: int | None = None
 
-    @property
-    def where(self) -> str:
-        return f"{self.source}:{self.line}" if self.line else self.source
 
 
 @dataclass(frozen=True)
@@ -155,7 +159,7 @@ class Sample:
 
 
 @dataclass(frozen=True)
-class CodeFact:
+class CodeFact(Located):
     """Something the training code does or fails to do, found by parsing it (never by running it).
 
     ``kind`` is a short id (``no_zero_grad``, ``zero_grad_after_backward``,
@@ -167,18 +171,15 @@ class CodeFact:
     source: str
     line: int | None = None
 
-    @property
-    def where(self) -> str:
-        return f"{self.source}:{self.line}" if self.line else self.source
 
 
 @dataclass(frozen=True)
-class Predictions:
-    """Predicted and true labels of an evaluation, for per-class checks.
+class Predictions(Located):
+    """An evaluation's confusion matrix, for the per-class checks.
 
-    ``y_true`` and ``y_pred`` hold class labels (as strings); ``counts`` is a
-    confusion matrix (rows true, columns predicted) over ``labels`` when the
-    file gave one instead of per-example rows.
+    ``counts`` has one row per true class and one column per predicted class,
+    in the order of ``labels``; it is built from per-example (true, predicted)
+    rows or read as the file gave it.
     """
 
     source: str
@@ -186,9 +187,6 @@ class Predictions:
     counts: tuple[tuple[int, ...], ...]
     line: int | None = None
 
-    @property
-    def where(self) -> str:
-        return f"{self.source}:{self.line}" if self.line else self.source
 
 
 @dataclass(frozen=True)
