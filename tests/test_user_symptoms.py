@@ -76,3 +76,15 @@ def test_nan_statement_confirmed() -> None:
     run = make_run(loss_train=(np.arange(10), [2.0] * 7 + [math.nan] * 3))
     (u,) = diagnose_run(run, user_symptoms=["loss became nan at step 7"]).user_symptoms
     assert u.verdict == "confirmed"
+
+
+def test_statements_about_outputs_are_checked_against_samples() -> None:
+    from pathlib import Path
+
+    import traindx
+
+    zoo = Path(__file__).resolve().parent / "zoo"
+    (u,) = traindx.diagnose([zoo / "degenerate_samples" / "run"], symptoms=["model outputs are all the same token"]).user_symptoms
+    assert u.verdict == "confirmed" and u.evidence and "samples.txt" in u.evidence[0].source
+    (v,) = traindx.diagnose([zoo / "healthy_noisy" / "run"], symptoms=["the outputs are all the same token"]).user_symptoms
+    assert v.verdict == "not checkable"

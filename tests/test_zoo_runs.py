@@ -458,6 +458,46 @@ def check_healthy_small_gap(run: Path, lab: dict) -> None:
     assert num(rows[-1]["val_loss"]) < 0.25 * num(rows[0]["val_loss"])
 
 
+def check_curriculum_divergence_epoch7(run: Path, lab: dict) -> None:
+    rows = kv_lines(run / "train.log", " loss=")
+    steps = [int(r["step"]) for r in rows]
+    assert steps == list(range(1, 601))
+    loss = [num(r["loss"]) for r in rows]
+    grad = [num(r["grad_norm"]) for r in rows]
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    assert cfg["grad_clip"] is None and [c["from_epoch"] for c in cfg["curriculum"]] == [1, 7]
+    onset = lab["onset"]["at"]
+    i = steps.index(onset)
+    assert rows[i]["epoch"] == "7" and rows[i - 1]["epoch"] == "6"
+    assert {r["seq_len"] for r in rows[:i]} == {"20"} and {r["seq_len"] for r in rows[i:]} == {"100"}
+    assert max(grad[i:i + 5]) > 30 * statistics.median(grad[i - 50:i])  # the grad-norm spike at the switch
+    best = min(loss[:i])
+    assert best < 0.05 and max(loss[i:i + 5]) > 50 * best  # the loss jumps with it ...
+    val = [num(r["val_loss"]) for r in kv_lines(run / "train.log", "val_loss=")]
+    assert len(val) == 12 and max(val[:6]) < 0.5 and min(val[6:]) > 0.8  # ... and never comes back
+
+
+def check_embedding_heavy_colons(run: Path, lab: dict) -> None:
+    header_len = struct.unpack("<Q", (run / "model.safetensors").read_bytes()[:8])[0]
+    header = json.loads((run / "model.safetensors").read_bytes()[8:8 + header_len])
+    sizes = {k: math.prod(v["shape"]) for k, v in header.items() if k != "__metadata__"}
+    emb = sizes["transformer.wte.weight"] + sizes["transformer.wpe.weight"]
+    assert "transformer.lm_head.weight" not in sizes  # tied: stored once
+    assert emb / sum(sizes.values()) > 0.9
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["vocab_size"] == 4096 and cfg["tie_word_embeddings"] is True
+    text = (run / "samples.txt").read_text(encoding="utf-8")
+    blocks = re.findall(r"step (\d+):\n(.*?)\n---------------\n", text, flags=re.DOTALL)
+    assert len(blocks) == 10
+    for step, sample in blocks:
+        colons = re.fullmatch(r"(KING|QUEEN):{50,}", sample) is not None
+        assert colons == (int(step) >= lab["onset"]["at"]), (step, sample)
+    log = (run / "train.log").read_text()
+    evals = re.findall(r"step (\d+): train loss (\S+), val loss (\S+)", log)
+    unigram = num(re.search(r"unigram entropy of the corpus: (\S+)", log).group(1))
+    assert num(evals[0][1]) > 8 and 0.85 * unigram < num(evals[-1][1]) < unigram
+
+
 CHECKS: dict[str, Callable[[Path, dict], None]] = {
     name[len("check_"):]: fn for name, fn in globals().items() if name.startswith("check_")
 }

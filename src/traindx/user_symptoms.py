@@ -143,7 +143,12 @@ def check_user_symptom(text: str, run: Run, symptoms: list[Symptom]) -> UserSymp
     p = parse(text)
     parsed = p.to_dict()
     if p.metric == "outputs":
-        return UserSymptom(text, "not checkable", "statements about generated outputs need samples; none were read", parsed)
+        deg = next((s for s in symptoms if s.id in ("degenerate_outputs", "mode_collapse")), None)
+        if deg is not None:
+            return UserSymptom(text, "confirmed", f"{deg.id}: {deg.summary}", parsed, deg.evidence[:3])
+        if run.samples:
+            return UserSymptom(text, "refuted", f"{len(run.samples)} generated samples were read and none is degenerate (one character, word or phrase repeated)", parsed)
+        return UserSymptom(text, "not checkable", "statements about generated outputs need samples (samples.txt or generations JSONL); none were read", parsed)
     if p.direction is None:
         return UserSymptom(text, "not checkable", "could not tell what the statement claims happened (rose, fell, stuck, NaN, overfit)", parsed)
     cands = _candidates(p)
