@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -146,3 +148,63 @@ def test_killed_run_without_metrics(tmp_path: Path) -> None:
     (event,) = parts0.events
     assert event.get("status") == "KILLED" and event.step is None and event.line == 2
     assert parts0.config["mlflow.run_name"].value == "quoted name"
+
+
+TRACK = Path(__file__).parent / "data" / "tracking" / "mlruns"
+
+
+def test_deleted_runs_and_trashed_experiments_are_not_read() -> None:
+    """tests/data/tracking/mlruns was written by mlflow 3.17 (make_fixtures.py): a live FAILED run, a
+    soft-deleted run beside it, and a deleted experiment moved to .trash with its run."""
+    run = traindx.load_run(str(TRACK))
+    assert sorted(run.series) == ["loss/train", "loss/val"]
+    loss = run.series["loss/train"]
+    assert len(loss) == 40 and math.isnan(loss.values[30])
+    values = np.concatenate([s.values for s in run.series.values()])
+    assert not np.isin(values, [99.0, 42.0]).any()  # the deleted run's and the trashed run's points
+    assert not any(".trash" in s.path for s in run.sources + run.skipped)
+    (issue,) = [i for i in run.issues if "deleted" in i.message]
+    assert issue.line == 6 and issue.path.endswith("/meta.yaml")
+    assert [e.get("status") for e in run.events_of("run_status")] == ["FAILED"]
+
+
+def test_find_run_by_id() -> None:
+    (live,) = [p.parent for p in TRACK.glob("*/*/meta.yaml") if "lifecycle_stage: active" in p.read_text() and ".trash" not in p.parts]
+    assert mlflow.find_run(TRACK, live.name) == live
+    (trashed,) = [p.parent.name for p in TRACK.glob(".trash/*/*/meta.yaml")]
+    assert mlflow.find_run(TRACK, trashed) is None
+    assert mlflow.find_run(TRACK, "no-such-run") is None
+
+
+def test_own_artifacts_are_not_read_back(tmp_path: Path) -> None:
+    run_dir = tmp_path / "0" / "abc"
+    shutil.copytree(next(p.parent for p in (DATA / "mlruns").glob("*/*/meta.yaml")), run_dir)
+    (run_dir / "artifacts" / "traindx").mkdir(parents=True)
+    (run_dir / "artifacts" / "traindx" / "diagnosis.json").write_text('{"status": "healthy", "lr": 0.1}')
+    (run_dir / "artifacts" / "history.log").write_text("epoch 1 loss 0.5\nepoch 2 loss 0.4\n")
+    displays = [p.display for p in read_dir(run_dir)]
+    assert "run/artifacts/history.log" in displays
+    assert not any("traindx" in d for d in displays)
+
+
+def test_a_file_store_written_now_matches_mlflows_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    client_mod = pytest.importorskip("mlflow.tracking")
+    entities = pytest.importorskip("mlflow.entities")
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # mlflow's own deprecation warnings (file store, sqlalchemy)
+        c = client_mod.MlflowClient(tracking_uri=(tmp_path / "mlruns").as_uri())
+        rid = c.create_run(c.create_experiment("live")).info.run_id
+        ms = [entities.Metric("loss", [math.nan, math.inf, -math.inf][s % 3] if s % 10 == 9 else 1.0 / (s + 1), 1000 + s, s) for s in range(50)]
+        ms += [entities.Metric("val/acc", s / 10, 2000 + s, s * 5) for s in range(10)]
+        c.log_batch(rid, metrics=ms)
+        c.set_terminated(rid, "KILLED")
+        ref = {k: [(m.step, m.value) for m in c.get_metric_history(rid, k)] for k in ("loss", "val/acc")}
+    run_dir = mlflow.find_run(tmp_path / "mlruns", rid)
+    assert run_dir is not None
+    parts = by_display(read_dir(run_dir))
+    assert parts["run/meta.yaml"].events[0].get("status") == "KILLED"
+    for key, want in ref.items():
+        b = parts[f"run/metrics/{key}"].series[key]
+        assert list(b.steps) == [float(s) for s, _ in want]
+        np.testing.assert_array_equal(np.asarray(b.values), [v for _, v in want])  # NaN and +-inf included

@@ -6,8 +6,11 @@ import hashlib
 import math
 import shutil
 import sqlite3
+import sys
+import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import traindx
@@ -89,3 +92,33 @@ def test_sniff() -> None:
     assert mlflow_sqlite.sniff(Path("mlflow.db"), head) == 0.95
     assert mlflow_sqlite.sniff(Path("x.sqlite"), head) == 0.5
     assert mlflow_sqlite.sniff(Path("mlflow.db"), b"not sqlite") == 0.0
+
+
+def test_a_store_written_now_matches_mlflows_client_and_runs_are_chosen_by_id(tmp_path: Path) -> None:
+    client_mod = pytest.importorskip("mlflow.tracking")
+    entities = pytest.importorskip("mlflow.entities")
+    db = tmp_path / "mlflow.db"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # mlflow and sqlalchemy deprecation warnings
+        c = client_mod.MlflowClient(tracking_uri=f"sqlite:///{db}")
+        exp = c.create_experiment("live")
+        ids = []
+        for n, status in ((30, "FINISHED"), (20, "FAILED")):
+            rid = c.create_run(exp).info.run_id
+            ms = [entities.Metric("loss", [math.nan, math.inf, -math.inf][s % 3] if s % 7 == 6 else 1.0 / (s + 1), 1000 + s, s) for s in range(n)]
+            c.log_batch(rid, metrics=ms, params=[entities.Param("lr", str(n))])
+            c.set_terminated(rid, status)
+            ids.append(rid)
+        ref = {rid: [(m.step, m.value) for m in c.get_metric_history(rid, "loss")] for rid in ids}
+    assert len(mlflow_sqlite.list_runs(db)) == 2
+    for rid in ids:
+        part = mlflow_sqlite.read_run(Source(db, db.name), rid)
+        assert part.config["mlflow.run_id"].value == rid
+        b = part.series["loss"]
+        assert list(b.steps) == [float(s) for s, _ in ref[rid]]
+        # the store keeps +-inf as +-max float and mlflow's client hands that back; the reader restores inf
+        want = [math.copysign(math.inf, v) if abs(v) == sys.float_info.max else v for _, v in ref[rid]]
+        np.testing.assert_array_equal(np.asarray(b.values), want)  # NaN included
+    assert read(db).config["mlflow.run_id"].value == ids[1]  # the latest started, by default
+    with pytest.raises(ReadError, match="no live run nope"):
+        mlflow_sqlite.read_run(Source(db, db.name), "nope")

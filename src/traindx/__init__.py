@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .diagnosis import Diagnosis
     from .run import Run
 
-__all__ = ["__version__", "diagnose", "load_run", "Diagnosis", "Run"]
+__all__ = ["__version__", "diagnose", "load_run", "watch", "Diagnosis", "Run"]
 
 
 def load_run(paths: Any) -> "Run":
@@ -36,6 +36,18 @@ def diagnose(paths: Any, *, symptoms: list[str] | None = None, context: dict | N
     if isinstance(paths, (str, bytes)) or hasattr(paths, "__fspath__"):
         paths = [paths]
     return diagnose_paths(list(paths), user_symptoms=symptoms or [], context=context)
+
+
+def watch(model: Any, optimizer: Any = None, log_dir: Any = "traindx_probe", **settings: Any) -> Any:
+    """Attach the live probe to a PyTorch model and optimizer; see :func:`traindx.probe.watch.watch`.
+
+    Returns a :class:`~traindx.probe.watch.Probe` (``probe.step(loss)``,
+    ``probe.close()``, usable as a context manager). torch is imported here,
+    not when ``traindx`` is.
+    """
+    from .probe.watch import watch as _watch
+
+    return _watch(model, optimizer, log_dir, **settings)
 
 
 def __getattr__(name: str) -> Any:

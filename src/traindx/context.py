@@ -6,16 +6,24 @@ Shape (the original skill's): ``task`` (text), ``artifacts`` with
 ``config`` also the text or mapping itself), ``symptoms`` (list of
 statements), ``constraints`` (e.g. ``max_analysis_time``). Relative paths are
 resolved against the context file's folder.
+
+``constraints.max_analysis_time`` is a number of seconds or a duration string
+(``"30s"``, ``"2 min"``, ``"1h"``, ``"500ms"``); the engine stops the analysis
+cleanly at that limit and lists what it did not finish.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 ARTIFACT_KEYS = ("training_logs", "loss_curves", "model_code", "error_messages", "config")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?)?\s*$", re.IGNORECASE)
+_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
 
 
 class ContextError(Exception):
@@ -32,6 +40,25 @@ class ContextPackage:
     config: dict[str, Any] = field(default_factory=dict)
     symptoms: list[str] = field(default_factory=list)
     constraints: dict[str, Any] = field(default_factory=dict)
+    max_analysis_time: float | None = None  # seconds, from constraints.max_analysis_time
+
+
+def parse_duration(value: Any) -> float | None:
+    """Seconds from a number or a string like ``"30s"``, ``"2 min"``, ``"1h"``; None when it is neither or not positive."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    elif isinstance(value, str):
+        m = _DURATION.match(value)
+        if m is None:
+            return None
+        unit = (m.group(2) or "s").lower()
+        key = "ms" if unit == "ms" else "min" if unit.startswith("min") else unit[0]
+        seconds = float(m.group(1)) * _UNIT_S[key]
+    else:
+        return None
+    return seconds if math.isfinite(seconds) and seconds > 0 else None
 
 
 def _as_list(v: Any) -> list[Any]:
@@ -84,6 +111,14 @@ def parse_context(raw: dict[str, Any], *, base: Path, source: str = "context") -
     pkg.symptoms = [str(s) for s in _as_list(raw.get("symptoms")) if str(s).strip()]
     cons = raw.get("constraints") or {}
     pkg.constraints = dict(cons) if isinstance(cons, dict) else {}
+    if pkg.constraints.get("max_analysis_time") is not None:
+        limit = parse_duration(pkg.constraints["max_analysis_time"])
+        if limit is None:
+            raise ContextError(
+                f"{source}: constraints.max_analysis_time must be a positive number of seconds or a duration like \"30s\" or \"2 min\""
+                f" (got {pkg.constraints['max_analysis_time']!r})"
+            )
+        pkg.max_analysis_time = limit
     return pkg
 
 

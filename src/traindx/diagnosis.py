@@ -28,6 +28,7 @@ class Diagnosis:
     unexplained: list[str] = field(default_factory=list)
     task: str | None = None
     checks_run: list[str] = field(default_factory=list)
+    time_limit: dict[str, Any] | None = None  # set when a max_analysis_time was given (engine.Deadline.to_dict)
 
     @property
     def top_cause(self) -> Hypothesis | None:
@@ -52,6 +53,8 @@ class Diagnosis:
         }
         if self.task:
             d["task"] = self.task
+        if self.time_limit is not None:
+            d["time_limit"] = dict(self.time_limit)
         return clean(d)
 
     def headline(self) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -25,13 +27,57 @@ STATUS_MORE = "needs_more_data"
 SIGNIFICANT = "medium"
 
 
-def run_checks(run: Run, overrides: dict[str, dict[str, Any]] | None = None) -> tuple[list[Symptom], list[Request], list[str], list[str]]:
-    """(symptoms, requests for missing signals, internal errors, codes run)."""
+@dataclass
+class Deadline:
+    """A wall-clock budget for one analysis (the context package's ``constraints.max_analysis_time``).
+
+    The stages ask :meth:`expired` between units of work (before each check, before the
+    reasoning) and record what they leave undone in ``not_finished``. Reading is not cut
+    part-way: a file being read is read to its end, and ``stopped_during`` says when the
+    limit passed during reading.
+    """
+
+    limit_s: float
+    start: float = field(default_factory=time.monotonic)
+    not_finished: list[str] = field(default_factory=list)
+    stopped_during: str | None = None
+
+    def expired(self, stage: str) -> bool:
+        if time.monotonic() - self.start < self.limit_s:
+            return False
+        if self.stopped_during is None:
+            self.stopped_during = stage
+        return True
+
+    @property
+    def reached(self) -> bool:
+        return self.stopped_during is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "max_analysis_time": self.limit_s,
+            "reached": self.reached,
+            "stopped_during": self.stopped_during,
+            "not_finished": list(self.not_finished),
+        }
+
+
+def run_checks(
+    run: Run, overrides: dict[str, dict[str, Any]] | None = None, *, deadline: Deadline | None = None
+) -> tuple[list[Symptom], list[Request], list[str], list[str]]:
+    """(symptoms, requests for missing signals, internal errors, codes run).
+
+    With a ``deadline``, the checks not started before it passed are listed in
+    ``deadline.not_finished`` (``check TDX101 loss_divergence``).
+    """
     symptoms: list[Symptom] = []
     requests: list[Request] = []
     errors: list[str] = []
     ran: list[str] = []
     for spec in all_checks():
+        if deadline is not None and deadline.expired("checks"):
+            deadline.not_finished.append(f"check {spec.code} {spec.name}")
+            continue
         if spec.missing(run):
             if spec.request is not None:
                 requests.append(spec.request)
@@ -61,13 +107,32 @@ def diagnose_run(
     user_symptoms: Sequence[str] = (),
     task: str | None = None,
     overrides: dict[str, dict[str, Any]] | None = None,
+    deadline: Deadline | None = None,
 ) -> Diagnosis:
-    symptoms, requests, errors, ran = run_checks(run, overrides)
-    hyps, more, rule_errors = reason(run, symptoms)
-    errors.extend(rule_errors)
+    symptoms, requests, errors, ran = run_checks(run, overrides, deadline=deadline)
+    if deadline is not None and deadline.expired("reasoning"):
+        hyps, more = [], []
+        deadline.not_finished.append("root-cause reasoning")
+    else:
+        hyps, more, rule_errors = reason(run, symptoms)
+        errors.extend(rule_errors)
     significant = [s for s in symptoms if severity_rank(s.severity) >= severity_rank(SIGNIFICANT)]
     has_loss = any(n.startswith("loss/") for n in run.series)
-    if not significant:
+    cut = deadline is not None and bool(deadline.not_finished)
+    if cut:
+        assert deadline is not None
+        requests.insert(
+            0,
+            Request(
+                "more analysis time",
+                f"the analysis stopped at its {deadline.limit_s:g} s limit (constraints.max_analysis_time) during {deadline.stopped_during}; "
+                f"{len(deadline.not_finished)} part(s) did not run (listed under time_limit.not_finished), so what they would find is unknown",
+                "raise constraints.max_analysis_time in the context package, or diagnose without a limit",
+            ),
+        )
+    if cut and not any(h.confidence >= conf.COMPLETE_AT for h in hyps):
+        status = STATUS_MORE
+    elif not significant:
         status = STATUS_HEALTHY if has_loss else STATUS_MORE
         if not has_loss:
             requests.insert(
@@ -104,6 +169,7 @@ def diagnose_run(
         unexplained=unexplained,
         task=task,
         checks_run=ran,
+        time_limit=None if deadline is None else deadline.to_dict(),
     )
 
 
@@ -114,8 +180,23 @@ def diagnose_paths(
     context: Any = None,
     progress: Progress | None = None,
     overrides: dict[str, dict[str, Any]] | None = None,
+    max_analysis_time: float | None = None,
+    parts: Sequence[Any] = (),
 ) -> Diagnosis:
-    """Discover and diagnose; ``context`` is a ContextPackage (or None)."""
+    """Discover and diagnose; ``context`` is a ContextPackage, the package as a dict, or None.
+
+    A time limit (``max_analysis_time`` in seconds, else the context's
+    ``constraints.max_analysis_time``) stops the analysis cleanly: the checks and
+    the reasoning not started in time are listed in the diagnosis' ``time_limit``.
+    ``parts`` (ingest Parts read elsewhere, e.g. a run fetched from an MLflow
+    server) are merged with what the paths hold.
+    """
+    if isinstance(context, dict):
+        from .context import parse_context
+
+        context = parse_context(context, base=Path.cwd())
+    limit = max_analysis_time if max_analysis_time is not None else (context.max_analysis_time if context is not None else None)
+    deadline = Deadline(limit) if limit is not None else None
     all_paths: list[str | os.PathLike[str]] = list(paths)
     symptoms = list(user_symptoms)
     task = None
@@ -132,13 +213,15 @@ def diagnose_paths(
                 p.write_text("\n".join(context.error_texts) + "\n", encoding="utf-8")
                 all_paths.append(p)
                 labels[p] = "context:error_messages"
-        run = discover(all_paths, progress=progress, labels=labels) if all_paths else Run()
+        run = discover(all_paths, progress=progress, labels=labels, parts=parts) if all_paths or parts else Run()
+        if deadline is not None:
+            deadline.expired("reading")
         if context is not None:
             for k, v in _flatten(context.config).items():
                 run.config.setdefault(k, ConfigValue(k, v, context.source, None))
             for m in context.missing:
                 run.skipped.append(Skipped(m, f"named in {context.source} but does not exist"))
-        return diagnose_run(run, user_symptoms=symptoms, task=task, overrides=overrides)
+        return diagnose_run(run, user_symptoms=symptoms, task=task, overrides=overrides, deadline=deadline)
     finally:
         if tmp is not None:
             tmp.cleanup()

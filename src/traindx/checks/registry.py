@@ -32,9 +32,13 @@ CHECK_MODULES: tuple[str, ...] = (
     "loss.slow_convergence",
     "loss.oscillation",
     "loss.at_zero",
+    "loss.nan_origin",
     "gradients.explosion",
     "gradients.vanishing",
     "gradients.dead_units",
+    "gradients.frozen_params",
+    "gradients.grad_not_cleared",
+    "optimizer.params_not_updated",
     "generalization.val_loss_rising",
     "generalization.train_val_gap",
     "generalization.suspicious_eval",
@@ -45,6 +49,7 @@ CHECK_MODULES: tuple[str, ...] = (
     "system.loss_scale",
     "system.memory",
     "system.throughput",
+    "system.rank_drift",
     "outputs.degenerate",
     "ingest_checks.warnings",
     "model.param_imbalance",
@@ -71,6 +76,7 @@ CHECK_MODULES: tuple[str, ...] = (
     "model.code_fit_before_split",
     "model.code_dropout_too_high",
     "model.code_lr_out_of_range",
+    "model.eval_mode_in_training",
 )
 
 Requirement = str | tuple[str, ...]  # a series name, or alternatives of which one suffices

@@ -11,6 +11,9 @@ from . import diagnose as diagnose_cmd
 from . import explain as explain_cmd
 from . import plot as plot_cmd
 from . import memory as memory_cmd, model as model_cmd
+from . import grads as grads_cmd
+from . import mcp as mcp_cmd
+from . import skill as skill_cmd
 from .errors import CliError, fail
 
 app = typer.Typer(
@@ -26,6 +29,9 @@ app.command("explain")(explain_cmd.explain)
 app.command("plot")(plot_cmd.plot)
 app.command("model")(model_cmd.model)
 app.command("memory")(memory_cmd.memory)
+app.command("grads")(grads_cmd.grads)
+app.command("mcp")(mcp_cmd.mcp)
+app.add_typer(skill_cmd.app, name="skill")
 
 
 def _version(value: bool) -> None:

@@ -18,6 +18,12 @@ class Format(str, Enum):
     md = "md"
 
 
+class LogTo(str, Enum):
+    mlflow = "mlflow"
+    wandb = "wandb"
+    tensorboard = "tensorboard"
+
+
 class FailOn(str, Enum):
     never = "never"
     info = "info"
@@ -58,6 +64,26 @@ def diagnose(
         typer.Option("--fail-on", help="Exit with code 1 when a finding is at or above this severity (for CI)."),
     ] = FailOn.never,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display and no warnings on stderr.")] = False,
+    mlflow_uri: Annotated[
+        Optional[str],
+        typer.Option("--mlflow-uri", help="An MLflow tracking server (http://HOST:PORT) or store (sqlite:///mlflow.db, an mlruns folder) to read the run from; PATH may also be mlflow://HOST:PORT/RUN_ID.", show_default=False),
+    ] = None,
+    run_id: Annotated[Optional[str], typer.Option("--run-id", help="The MLflow run to read (default: the latest started).", show_default=False)] = None,
+    log_to: Annotated[
+        Optional[LogTo],
+        typer.Option(
+            "--log-to",
+            help="Also log the diagnosis back into the run: MLflow artifacts under traindx/ and tags traindx.status, traindx.top_cause; W&B files in the run's files/.traindx/; a TensorBoard text summary in a new event file. The one case where traindx writes next to a run, and only when asked.",
+            show_default=False,
+        ),
+    ] = None,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help="Also write a short plain-language explanation with an LLM (needs ANTHROPIC_API_KEY and traindx[agent]); every sentence cites evidence ids, uncited ones are dropped. Printed after the report (on stderr with --format json).",
+        ),
+    ] = False,
 ) -> None:
     """Diagnose a training run: what went wrong, where, why, and what to do.
 
@@ -68,7 +94,13 @@ def diagnose(
     from ..engine import diagnose_paths
     from ..findings import severity_rank
 
-    paths = list(paths or [])
+    from ..ingest.mlflow_server import TrackingError, read_refs, split_paths
+
+    try:
+        paths, refs = split_paths(list(paths or []), mlflow_uri, run_id)
+    except TrackingError as e:
+        fail(str(e))
+        raise typer.Exit(EXIT_USAGE)
     ctx = None
     if context is not None:
         try:
@@ -76,7 +108,7 @@ def diagnose(
         except ContextError as e:
             fail(str(e))
             raise typer.Exit(EXIT_USAGE)
-    if not paths and (ctx is None or not (ctx.paths or ctx.error_texts)):
+    if not paths and not refs and (ctx is None or not (ctx.paths or ctx.error_texts)):
         fail("no path given: traindx diagnose PATH... (a run folder or files), or --context FILE")
         raise typer.Exit(EXIT_USAGE)
     if out is not None:
@@ -99,7 +131,11 @@ def diagnose(
 
         progress_ctx.start()
     try:
-        diagnosis = diagnose_paths(paths, user_symptoms=list(symptom or []), context=ctx, progress=progress_cb)
+        tracked = read_refs(refs)
+        diagnosis = diagnose_paths(paths, user_symptoms=list(symptom or []), context=ctx, progress=progress_cb, parts=tracked)
+    except TrackingError as e:
+        fail(str(e))
+        raise typer.Exit(EXIT_USAGE)
     finally:
         if progress_ctx is not None:
             progress_ctx.stop()
@@ -157,6 +193,20 @@ def diagnose(
 
         render_text(diagnosis, Console(highlight=False, soft_wrap=False))
 
+    if log_to is not None:
+        from ..logback import LogBackError, log_back
+
+        try:
+            done = log_back(diagnosis, log_to.value, paths=paths + (ctx.paths if ctx else []), tracking=refs[0] if refs else None, out=out)
+        except LogBackError as e:
+            fail(str(e))
+            raise typer.Exit(EXIT_USAGE)
+        if not quiet:
+            sys.stderr.write(f"traindx: logged the diagnosis to {done}\n")
+
+    if explain:
+        _explain(diagnosis, format)
+
     if fail_on is not FailOn.never:
         threshold = severity_rank(fail_on.value)
         worst = max(
@@ -165,3 +215,20 @@ def diagnose(
         if worst >= threshold:
             raise typer.Exit(EXIT_FINDINGS)
     raise typer.Exit(EXIT_OK)
+
+
+def _explain(diagnosis: object, format: Format) -> None:
+    """The --explain narrative: on stdout after a text or Markdown report, on stderr with JSON; a missing key is said, not fatal."""
+    from ..agent.narrative import NarrativeUnavailable, explain, render
+
+    try:
+        nar = explain(diagnosis.to_dict())  # type: ignore[attr-defined]
+    except NarrativeUnavailable as e:
+        sys.stdout.flush()
+        warn(f"--explain: {e}")
+        return
+    text = render(nar, markdown=format is Format.md)
+    if format is Format.json:
+        sys.stderr.write(text)
+    else:
+        sys.stdout.write("\n" + text)

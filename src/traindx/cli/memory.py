@@ -1,5 +1,6 @@
 """``traindx memory [PATH]``: training memory (weights, gradients, optimizer, activations), the batch that fits,
-and, on a CUDA machine with ``--measure``, the measured peak of a training step."""
+the figures a probe log measured during the run (they beat any estimate), and, with ``--measure``, the
+measured peak of a training step of the ``--factory`` model."""
 
 from __future__ import annotations
 
@@ -64,7 +65,7 @@ def memory(
 ) -> None:
     """Estimate (or measure) the memory of a training step and the largest batch that fits.
 
-    Exit codes: 0 estimated, 2 no model or a usage error.
+    Exit codes: 0 estimated or measured (a probe log in PATH), 2 neither a model nor a probe log, or a usage error.
     """
     from ..model import load as mload
     from ..model.memory import GiB, Setup, capacity_from_run, estimate, seq_from_model, setup_from_run
@@ -86,6 +87,9 @@ def memory(
         given["grad_checkpointing"] = "command line"
     base.sources = given
     run = _run_facts(path) if path is not None else None
+    from ..probe.figures import memory_figures
+
+    probed = memory_figures(path) if path is not None else None
     built = None
     try:
         if factory is not None:
@@ -97,6 +101,9 @@ def memory(
             assert path is not None
             summary = mload.load(path, display=path.name, read_values=False, spectra=False)
     except (mload.LoadError, ValueError) as e:
+        if probed is not None and factory is None:  # no model to estimate from, but the run measured itself
+            _emit({"model": None, "measured_by_probe": probed, "note": f"no estimate: {path}: {e}"}, None, None, format)
+            raise typer.Exit(EXIT_OK)
         fail(f"{path or factory}: {e}")
         raise typer.Exit(EXIT_USAGE)
     setup = setup_from_run(run, base) if run is not None else base
@@ -112,6 +119,8 @@ def memory(
     elif run is not None:
         cap = capacity_from_run(run)
     result: dict[str, Any] = {"model": summary.source, "parameters": summary.total, "estimate": est.to_dict()}
+    if probed is not None:
+        result["measured_by_probe"] = probed
     if cap is not None:
         result["capacity"] = {"bytes": cap[0], "source": cap[1], "batch_that_fits": est.batch_that_fits(cap[0])}
     if measure and built is not None:
@@ -123,18 +132,28 @@ def memory(
         except (ValueError, RuntimeError) as e:
             fail(f"measuring failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
             raise typer.Exit(EXIT_USAGE)
+    _emit(result, est, setup, format)
+    raise typer.Exit(EXIT_OK)
+
+
+def _emit(result: dict[str, Any], est: Any, setup: Any, format: Format) -> None:
     if format is Format.json:
         sys.stdout.write(json.dumps(result, indent=2, sort_keys=True, default=str) + "\n")
+    elif est is None:
+        from ..probe.figures import memory_lines
+
+        sys.stdout.write("\n".join([*memory_lines(result["measured_by_probe"]), f"note        {result['note']}"]) + "\n")
     else:
         sys.stdout.write(_text(result, est, setup))
-    raise typer.Exit(EXIT_OK)
 
 
 def _text(result: dict[str, Any], est: Any, setup: Any) -> str:
     from ..checks.model.common import count
     from ..model.memory import gib
+    from ..probe.figures import memory_lines
 
     lines = [f"{result['model']} · {count(result['parameters'])} parameters"]
+    lines.extend(memory_lines(result.get("measured_by_probe")))
     src = setup.sources
     lines.append(
         f"setup       batch {setup.batch_size}{' (' + src['batch_size'] + ')' if 'batch_size' in src else ''}, "

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from ..run import Run, SeriesChoice, Skipped, SourceInfo
+from ..run import Run, Series, SeriesChoice, Skipped, SourceInfo
 from . import names
 from .part import Part, ReadError, Source
 from .registry import dir_readers, reader_rank, readers
@@ -32,7 +32,6 @@ for _ext in (".ipynb", ".sh", ".c", ".cpp", ".cu", ".h", ".js", ".ts", ".java", 
     SKIP_EXT[_ext] = "source code (not read by the log diagnosis)"
 for _ext in (".pdf", ".doc", ".docx", ".ppt", ".pptx", ".xls", ".xlsx", ".mp4", ".mp3", ".wav", ".flac", ".parquet", ".arrow", ".lock", ".db-journal", ".so", ".dll", ".exe", ".whl"):
     SKIP_EXT[_ext] = "not a training artifact"
-SKIP_EXT[".wandb"] = "W&B binary run record (not read in this version; output.log and the json/yaml files beside it are)"
 
 # extensions that promise text: binary content in them is a problem worth reporting
 TEXT_EXT = {".log", ".txt", ".out", ".err", ".csv", ".tsv", ".json", ".jsonl", ".ndjson", ".yaml", ".yml", ".toml", ".md"}
@@ -146,18 +145,21 @@ def discover(
     *,
     progress: Progress | None = None,
     labels: dict[Path, str] | None = None,
+    parts: Sequence[Part] = (),
 ) -> Run:
     """Read every artifact under ``paths`` into one :class:`Run`.
 
     Evidence quotes paths relative to the folder given (or to the common folder
     of several paths); ``labels`` gives fixed display names to files that live
-    elsewhere (a context package's error messages). Raises
+    elsewhere (a context package's error messages); ``parts`` were read
+    elsewhere (a run fetched from a tracking server) and are merged with the
+    others. Raises
     :class:`InputError` only for usage problems (no path given); a missing or
     unreadable path becomes a skipped entry, so the caller can diagnose what
     else was readable and decide the exit code.
     """
     run = Run()
-    if not paths:
+    if not paths and not parts:
         raise InputError("no path given")
     labels = {Path(k).resolve(): v for k, v in (labels or {}).items()}
     plist = [Path(p) for p in paths]
@@ -166,7 +168,7 @@ def discover(
         if not p.exists():
             run.skipped.append(Skipped(p.as_posix(), "path does not exist", error=True))
     if not existing:
-        return run
+        return merge(list(parts), run) if parts else run
     unlabeled = [p for p in existing if p.resolve() not in labels]
     base = _base_for(unlabeled or existing)
     items: list[_Item] = []
@@ -192,15 +194,15 @@ def discover(
                     size = 0
                 items.append(_Item(Source(p, _display(p, base), size)))
     items.sort(key=lambda it: it.source.display)
-    parts: list[Part] = []
+    read: list[Part] = []
     total = len(items)
     for i, it in enumerate(items):
         if progress is not None:
             progress(it.source.display, i * 100 // max(total, 1))
-        parts.extend(_read_item(it, run))
+        read.extend(_read_item(it, run))
     if progress is not None:
         progress("", 100)
-    merge(parts, run)
+    merge(read + list(parts), run)
     return run
 
 
@@ -243,6 +245,10 @@ def _read_item(it: _Item, run: Run) -> list[Part]:
     return [part]
 
 
+def _has_lines(s: Series) -> bool:
+    return s.lines is not None and len(s.lines) > 0 and int(s.lines[-1]) > 0
+
+
 def merge(parts: list[Part], run: Run) -> Run:
     """Merge partial runs: pick one series per canonical name, keep the rest as alternates."""
     candidates: dict[str, list[tuple[int, int, object]]] = {}
@@ -281,7 +287,9 @@ def merge(parts: list[Part], run: Run) -> Run:
     for canon in sorted(candidates):
         cands = candidates[canon]
         # logged steps over line ordinals; then densest; then the more structured reader; then file order
-        cands.sort(key=lambda c: (c[2].step_source != "logged", -len(c[2]), -c[1], c[0]))
+        # logged steps over line ordinals; then densest; then a source whose evidence can quote
+        # file:line (a text log) over a binary one (event files); then the more structured reader
+        cands.sort(key=lambda c: (c[2].step_source != "logged", -len(c[2]), not _has_lines(c[2]), -c[1], c[0]))
         primary = cands[0][2]
         run.series[canon] = primary
         if len(cands) > 1:
@@ -291,6 +299,8 @@ def merge(parts: list[Part], run: Run) -> Run:
                 reason = "logged steps preferred over line order"
             elif len(primary) > len(others[0]):
                 reason = "densest series"
+            elif _has_lines(primary) and not _has_lines(others[0]):
+                reason = "same density; evidence can quote its lines"
             else:
                 reason = "same density; the more structured source"
             run.choices.append(

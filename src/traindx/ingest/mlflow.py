@@ -11,7 +11,11 @@ Parts returned: one for the run (meta, params as config ``<key>``, tags as
 config ``mlflow.tags.<key>``, and a ``run_status`` event when the run FAILED
 or was KILLED), one per metric file (so each series quotes its own file and
 line), and one per readable file under ``artifacts/`` (read by the ordinary
-file readers).
+file readers; ``artifacts/traindx/``, a diagnosis logged back with
+``--log-to mlflow``, is not). A run marked deleted (``lifecycle_stage:
+deleted``, not yet moved to ``.trash``) is not read: its part holds only an
+issue saying so. Deleted experiments live under ``mlruns/.trash/``, which
+discovery never enters.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ FAILED_STATUS = frozenset({"FAILED", "KILLED"})
 MAX_ARTIFACTS = 200
 MAX_VALUE_CHARS = 2000
 MAX_LINE_ISSUES = 20
+OWN_ARTIFACTS = "traindx/"  # what ``--log-to mlflow`` writes: never read back as run data
 _META_LINE = re.compile(r"^([A-Za-z_][\w]*):\s*(.*?)\s*$")
 
 
@@ -39,6 +44,22 @@ def sniff_dir(path: Path) -> bool:
         return (path / "meta.yaml").is_file() and (path / "metrics").is_dir()
     except OSError:
         return False
+
+
+def is_deleted(run_dir: Path) -> bool:
+    """Whether a run folder's ``meta.yaml`` marks it deleted."""
+    try:
+        return _meta(run_dir / "meta.yaml").get("lifecycle_stage", ("", 0))[0].lower() == "deleted"
+    except OSError:
+        return False
+
+
+def find_run(root: Path, run_id: str) -> Path | None:
+    """The folder of run ``run_id`` under a file store (``mlruns/<exp>/<run_id>``), or None."""
+    for cand in sorted(root.glob(f"*/{run_id}")) + ([root] if root.name == run_id else []):
+        if ".trash" not in cand.parts and sniff_dir(cand):
+            return cand
+    return None
 
 
 def _meta(path: Path) -> dict[str, tuple[str, int]]:
@@ -85,6 +106,10 @@ def read_dir(src: Source) -> list[Part]:
     except OSError as e:
         raise ReadError(f"MLflow run meta.yaml not readable: {e.strerror or e}") from None
     run = Part(Source(meta_path, f"{src.display}/meta.yaml"), NAME, format="MLflow run (file store)")
+    stage, stage_line = meta.get("lifecycle_stage", ("", 0))
+    if stage.lower() == "deleted":
+        run.issue("MLflow run marked deleted (lifecycle_stage: deleted); its metrics were not read", stage_line)
+        return [run]
     for key in ("run_name", "run_id", "experiment_id", "lifecycle_stage", "user_id", "start_time", "end_time"):
         if key in meta and meta[key][0] not in ("", "null"):
             value, line = meta[key]
@@ -172,9 +197,10 @@ def _read_artifacts(folder: Path, display: str) -> list[Part]:
     files = _files(folder)
     if not files:
         return []
-    from .discover import choose_reader  # noqa: PLC0415 - discover imports the registry that loads this module
+    from .discover import choose_reader
 
     parts: list[Part] = []
+    files = [(k, p) for k, p in files if not k.startswith(OWN_ARTIFACTS)]
     for key, path in files[:MAX_ARTIFACTS]:
         try:
             size = path.stat().st_size

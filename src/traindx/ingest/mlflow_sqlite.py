@@ -7,7 +7,8 @@ is_nan)`` where a NaN is stored as ``value=0, is_nan=1`` and ±inf as ±max
 float, ``params``, ``tags`` and ``experiments``.
 
 A store can hold many runs while a Part is one run: the most recently started
-run that is not deleted is read, and an issue names how many others were left.
+run that is not deleted is read, and an issue names how many others were left
+(:func:`read_run` reads a run chosen by id, for ``--run-id``).
 A database has no lines, so points carry line 0 and evidence quotes
 ``file#step``. Params become config ``<key>``, tags ``mlflow.tags.<key>``,
 and a FAILED or KILLED status a ``run_status`` event.
@@ -54,25 +55,54 @@ def _columns(con: sqlite3.Connection, table: str) -> set[str]:
 
 
 def read(src: Source) -> Part:
+    return read_run(src)
+
+
+def read_run(src: Source, run_id: str | None = None) -> Part:
+    """The run ``run_id`` of the store (ReadError when it has none such), or its latest started run."""
     con = _connect(src.path)
     try:
-        return _read(con, src)
+        return _read(con, src, run_id)
     except sqlite3.Error as e:
         raise ReadError(f"MLflow store not readable: {e}") from None
     finally:
         con.close()
 
 
-def _read(con: sqlite3.Connection, src: Source) -> Part:
+def list_runs(path: Path) -> list[tuple[str, str, str]]:
+    """(run id, run name, artifact uri) of the live runs of a store, the latest started first."""
+    con = _connect(path)
+    try:
+        tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "runs" not in tables:
+            return []
+        art = "artifact_uri" if "artifact_uri" in _columns(con, "runs") else "''"
+        return [(r[0], r[1] or "", r[5] or "") for r in _runs(con, f", {art}")]
+    except sqlite3.Error as e:
+        raise ReadError(f"MLflow store not readable: {e}") from None
+    finally:
+        con.close()
+
+
+def _runs(con: sqlite3.Connection, extra: str = "") -> list[tuple]:
+    live = "WHERE lifecycle_stage IS NULL OR lifecycle_stage != 'deleted'" if "lifecycle_stage" in _columns(con, "runs") else ""
+    return con.execute(f"SELECT run_uuid, name, status, start_time, experiment_id{extra} FROM runs {live} ORDER BY start_time DESC, run_uuid").fetchall()
+
+
+def _read(con: sqlite3.Connection, src: Source, wanted: str | None = None) -> Part:
     tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if not {"runs", "metrics"} <= tables:
+        if wanted:
+            raise ReadError("not an MLflow store: no 'runs' and 'metrics' tables")
         part = Part(src, NAME)
         part.issue("SQLite database without MLflow 'runs' and 'metrics' tables")
         return part
     part = Part(src, NAME, format="MLflow tracking store (SQLite)")
-    run_cols = _columns(con, "runs")
-    live = "WHERE lifecycle_stage IS NULL OR lifecycle_stage != 'deleted'" if "lifecycle_stage" in run_cols else ""
-    runs = con.execute(f"SELECT run_uuid, name, status, start_time, experiment_id FROM runs {live} ORDER BY start_time DESC, run_uuid").fetchall()
+    runs = _runs(con)
+    if wanted:
+        runs = [r for r in runs if r[0] == wanted]
+        if not runs:
+            raise ReadError(f"no live run {wanted} in this MLflow store")
     if not runs:
         part.issue("MLflow store holds no run")
         return part

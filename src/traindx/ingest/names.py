@@ -106,6 +106,7 @@ EXACT: dict[str, str] = {
     "memory max reserved (mb)": "memory/peak_reserved_mb",
     # counters and positions
     "epoch": "epoch",
+    "train/epoch": "epoch",
     "global batch size": "batch_size",
     "consumed samples": "consumed_samples",
     "consumed_samples": "consumed_samples",

@@ -17,8 +17,10 @@ from types import ModuleType
 
 # Order matters only for ties in sniff scores.
 READER_MODULES: tuple[str, ...] = (
+    "probe_log",
     "hf_trainer",
     "tensorboard",
+    "wandb",
     "mlflow_sqlite",
     "predictions",
     "csvlog",

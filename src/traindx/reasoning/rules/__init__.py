@@ -11,7 +11,8 @@ say returns None. Rules are grouped by family, one module each.
 from __future__ import annotations
 
 from . import generalization, gradients, learning, lr, outputs, resources  # noqa: F401 - registers the rules
-from . import model  # noqa: F401,E402 - last: extends rules registered above with model and code facts
+from . import model  # noqa: F401,E402 - extends rules registered above with model and code facts
+from . import probe  # noqa: F401,E402 - last: extends rules registered above with what the live probe saw
 from .base import RULES, Context
 
 __all__ = ["RULES", "Context"]

@@ -1,0 +1,1 @@
+"""Optimizer checks (codes TDX3xx)."""
