@@ -163,7 +163,7 @@ class TorchProbe:
         self.capture: nan_trace.Capture | None = None
         self.suspect: nan_trace.Capture | None = None  # the capture of the first non-finite gradient, frozen
         self.backward_capture: nan_trace.Capture | None = None
-        self.auto_losses: list[torch.Tensor] = []
+        self.auto_losses: list[tuple[torch.Tensor, torch.Tensor]] = []  # (output value, gradient it received) per backward
         self.step_scale: float | None = None
         self._cb_queued = False
         self.gnorm: float | None = None
@@ -346,8 +346,9 @@ class TorchProbe:
 
         def hook(g: torch.Tensor) -> None:
             if value is not None:
-                # the loss as it entered the backward pass: its value times the gradient it received
-                self.auto_losses.append(value.float().reshape(()) * g.detach().float().reshape(()))
+                # the loss as it entered the backward pass is its value times the gradient it received;
+                # the product is taken only when the record is written and the user gave no loss
+                self.auto_losses.append((value, g.detach()))
             self.guard.call("backward_end", self._output_grad, cap, g)
             return None
 
@@ -385,9 +386,12 @@ class TorchProbe:
         # scaled gradients can overflow a float32 sum of squares: accumulate in float64 then
         wide = self.scaler is not None and not at_step
         if self.fast_norms and not wide and grads:
+            # the common case, with as few tensor operations as possible (each costs microseconds at every step):
+            # the per-tensor norms read back at once, the global norm summed here in double precision
             per = torch.stack(torch._foreach_norm(grads, 2))
-        else:
-            per = torch_stats.norms(grads, wide=wide)
+            self._grads_measured(math.sqrt(math.fsum(v * v for v in per.tolist())), None, at_step, per, idx)
+            return
+        per = torch_stats.norms(grads, wide=wide)
         total = torch_stats.total_norm(per)
         scale = scale_of(self.scaler) if not at_step else None
         if isinstance(scale, torch.Tensor):
@@ -395,6 +399,10 @@ class TorchProbe:
             g, s = got[0], got[1]
         else:
             g, s = float(total), (float(scale) if scale is not None else None)
+        self._grads_measured(g, s, at_step, per, idx)
+
+    def _grads_measured(self, g: float, s: float | None, at_step: bool, per: torch.Tensor, idx: list[int]) -> None:
+        """The global gradient norm ``g`` (still scaled by ``s`` when a loss scale is given) of this backward."""
         if s:
             g = g / s
         if math.isfinite(g) and self.nonfinite_pending and not at_step:
@@ -579,12 +587,7 @@ class TorchProbe:
             if self.first_nonfinite_step is None:
                 self.suspect = None
         if self.auto_losses:
-            total = self.auto_losses[0] if len(self.auto_losses) == 1 else torch.stack(self.auto_losses).sum()
-            if isinstance(scale, torch.Tensor):
-                total = total / scale.detach().float().reshape(()).to(total.device)
-            elif scale:
-                total = total / float(scale)
-            vals["_auto_loss"] = total
+            vals["_auto_loss"] = (self.auto_losses, vals.get("loss_scale"))
         self.recorder.step_ended(self.step, vals)
         # reset for the next step
         self.step += 1
@@ -641,7 +644,7 @@ class TorchProbe:
                 self.guard.call("nan", self._handle_nonfinite, "after_step", True)
                 self._end_step()
                 return
-            losses = [loss] if loss is not None else list(self.auto_losses)
+            losses = [loss] if loss is not None else [auto_loss([pair], None) for pair in self.auto_losses]
             vals = [_as_float(v) for v in losses]
             if any(v is not None and not math.isfinite(v) for v in vals):
                 # a non-finite loss: not a loss-scale overflow
@@ -829,7 +832,7 @@ class TorchProbe:
         for rec in batch:
             auto = rec.pop("_auto_loss", None)
             if auto is not None and "loss" not in rec:
-                rec["loss"] = auto
+                rec["loss"] = auto_loss(*auto)
             for k, v in rec.items():
                 if isinstance(v, torch.Tensor):
                     slots.append((rec, k))
@@ -868,6 +871,15 @@ class TorchProbe:
         if self.proc_mem is not None:
             self.proc_mem.close()
         self.recorder.close(invariants=counts, first_nonfinite_step=self.first_nonfinite_step)
+
+
+def auto_loss(pairs: list[tuple[torch.Tensor, torch.Tensor]], scale: torch.Tensor | float | None) -> torch.Tensor:
+    """The step's loss as it entered the backward passes: each output value times the gradient it received, summed, unscaled."""
+    parts = [v.float().reshape(()) * g.float().reshape(()) for v, g in pairs]
+    total = parts[0] if len(parts) == 1 else torch.stack(parts).sum()
+    if isinstance(scale, torch.Tensor):
+        return total / scale.detach().float().reshape(()).to(total.device)
+    return total / float(scale) if scale else total
 
 
 def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
