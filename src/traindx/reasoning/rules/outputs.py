@@ -19,14 +19,21 @@ def mode_collapse(ctx: Context) -> Hypothesis | None:
     from .learning import held_out_near_zero
 
     leak = ctx.sym("loss_at_zero") is not None and held_out_near_zero(ctx) is not None
+    # an embedding-heavy generative model collapses onto frequent tokens by its shape: that cause (architecture_imbalance)
+    # explains the same samples, and the fixes here (LR, entropy bonus) would not touch it
+    shape = ctx.sym("param_imbalance")
+    basis = f"{d.data['bad']} of the {d.data['samples']} latest samples are degenerate: the outputs themselves show the collapse"
+    if shape is not None:
+        basis += "; but the model's own parameter balance explains them as well (see architecture_imbalance)"
     return make(
         ctx,
         "mode_collapse",
-        tier=conf.CIRCUMSTANTIAL if leak else conf.DIRECT,
-        against=1 if leak else 0,
+        tier=conf.CIRCUMSTANTIAL if leak or shape is not None else conf.DIRECT,
+        against=int(leak) + int(shape is not None),
         explains=["degenerate_outputs"],
         evidence=ev,
-        basis=f"{d.data['bad']} of the {d.data['samples']} latest samples are degenerate: the outputs themselves show the collapse",
+        contradicts=list(shape.evidence[:1]) if shape is not None else None,
+        basis=basis,
     )
 
 
