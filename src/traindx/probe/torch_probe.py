@@ -362,7 +362,9 @@ class TorchProbe:
         self.backward_capture = cap
         if not self._cb_queued:
             self._cb_queued = True
-            torch.autograd.Variable._execution_engine.queue_callback(self._backward_done_first)
+            # under torch.distributed, DDP queues its gradient averaging later in the backward: go after it
+            distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+            torch.autograd.Variable._execution_engine.queue_callback(self._backward_done_first if distributed else self._backward_done)
 
     def _backward_done_first(self) -> None:
         # queued again so that it runs after callbacks queued later during the backward (DDP's gradient averaging)
