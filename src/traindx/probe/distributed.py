@@ -79,6 +79,13 @@ class RankComparer:
         self.dist.all_gather(out, padded, group=self.group)
         return torch.stack(out)
 
+    def close(self) -> None:
+        """Destroy the probe's own group while the default one still exists (a gloo group left to the
+        interpreter's exit can abort the process from its threads' destructors)."""
+        group, self.group = self.group, None
+        if group is not None and self.dist.is_initialized():
+            self.dist.destroy_process_group(group)
+
 
 def compare(names: Sequence[str], table: Any, tolerance: float) -> dict[str, Any] | None:
     """The parameters whose fingerprint differs across ranks by more than ``tolerance`` (relative), or None.

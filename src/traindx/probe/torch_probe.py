@@ -872,6 +872,9 @@ class TorchProbe:
         counts = self.inv.summary()
         if self.proc_mem is not None:
             self.proc_mem.close()
+        if self.comparer is not None:
+            self.guard.call("ranks", self.comparer.close)
+            self.comparer = None
         self.recorder.close(invariants=counts, first_nonfinite_step=self.first_nonfinite_step)
 
 
