@@ -369,7 +369,22 @@ def _lr_at_onsets(ax: Axes, lr: Series, marks: Sequence[Mark]) -> None:
             continue
         shown += 1
         ax.plot([m.step], [v], marker="o", ms=5, color=SEVERITY_COLORS.get(m.severity, "#495057"), zorder=4)
-        ax.annotate(tx(f"LR {fmt_num(v)} at {m.label}"), xy=(m.step, v), xytext=(-6, -4), textcoords="offset points", ha="right", va="top", fontsize=7.5, color="#333333")
+        # the label goes towards the middle of the panel, so that it never runs off an edge or over the tick labels
+        left, right = float(np.nanmin(lr.steps)), float(np.nanmax(lr.steps))
+        fin = lr.values[np.isfinite(lr.values)]
+        low, high = (float(fin.min()), float(fin.max())) if fin.size else (v, v)
+        on_left = right <= left or (m.step - left) / (right - left) < 0.5
+        on_top = high <= low or (v - low) / (high - low) >= 0.5
+        ax.annotate(
+            tx(f"LR {fmt_num(v)} at {m.label}"),
+            xy=(m.step, v),
+            xytext=(6 if on_left else -6, -4 if on_top else 4),
+            textcoords="offset points",
+            ha="left" if on_left else "right",
+            va="top" if on_top else "bottom",
+            fontsize=7.5,
+            color="#333333",
+        )
 
 
 def _best_points(ax: Axes, marks: Sequence[Mark], series: Sequence[Series]) -> None:
