@@ -66,6 +66,22 @@ def test_a_folder_holding_a_symlink_out_is_refused(layout: tuple[Path, Path]) ->
         Roots([root]).resolve("run")
 
 
+def test_a_chain_of_links_through_a_folder_inside_is_followed_to_its_end(layout: tuple[Path, Path]) -> None:
+    """run/link -> other/ (inside the root), and other/secret.log -> outside: the readers would follow both."""
+    root, outside = layout
+    (root / "other").mkdir()
+    os.symlink(outside / "secret.log", root / "other" / "secret.log")
+    os.symlink(root / "other", root / "run" / "link")
+    with pytest.raises(PathRefused, match=r"contains link/secret\.log, a symlink to .*outside"):
+        Roots([root]).resolve("run")
+
+
+def test_a_link_loop_inside_the_root_ends(layout: tuple[Path, Path]) -> None:
+    root, _ = layout
+    os.symlink(root / "run", root / "run" / "again")
+    assert Roots([root]).resolve("run") == (root / "run").resolve()
+
+
 def test_symlinks_that_stay_inside_are_fine(layout: tuple[Path, Path]) -> None:
     root, _ = layout
     os.symlink(root / "run" / "train.log", root / "alias.log")

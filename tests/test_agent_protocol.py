@@ -94,6 +94,20 @@ def test_max_analysis_time_stops_cleanly_on_a_large_log(tmp_path: Path) -> None:
     assert d["run"]["series_used"][0]["points"] == 200_000  # what was read is reported
 
 
+def test_the_limit_stops_reading_between_files(tmp_path: Path) -> None:
+    """Several logs and a limit that passes while the first is read: the others are listed, not read."""
+    run = _large_log(tmp_path, lines=100_000)
+    for i in range(3):
+        (run / f"extra{i}.log").write_text("".join(f"step={s} other{i}={s / 10:.2f}\n" for s in range(1, 50)))
+    d = diagnose_paths([run], max_analysis_time=0).to_dict()  # expired from the start: no dependence on speed
+    tl = d["time_limit"]
+    assert tl["stopped_during"] == "reading"
+    assert tl["not_finished"][0] == "read extra1.log (and the files after it)"  # files are read in name order
+    assert {s["path"] for s in d["run"]["skipped"]} == {"extra1.log", "extra2.log", "train.log"}
+    assert all(s["reason"] == "not read: the analysis time limit was reached" for s in d["run"]["skipped"])
+    assert [s["path"] for s in d["run"]["sources"]] == ["extra0.log"]  # the first file is always read
+
+
 class _StopsAfter(Deadline):
     """A deadline that passes after ``n`` questions: the stage it stops in does not depend on the machine's speed."""
 

@@ -110,6 +110,10 @@ def test_diagnose_refuses_context_artifacts_outside_the_root(server: Any, tmp_pa
     (tmp_path / "x.log").write_text("step=1 loss=1\n")
     msg = error_text(call(server, "diagnose", {"paths": [], "context": {"artifacts": {"training_logs": [str(tmp_path / "x.log")]}}}))
     assert "outside the allowed roots" in msg
+    # a name outside the roots is refused the same way whether it exists or not (no probing what lies outside)
+    for missing in (str(tmp_path / "not_there.log"), "../not_there.log"):
+        msg = error_text(call(server, "diagnose", {"paths": ["curriculum_divergence_epoch7/run"], "context": {"artifacts": {"training_logs": [missing]}}}))
+        assert "outside the allowed roots" in msg or "'..' is not allowed" in msg
     msg = error_text(call(server, "diagnose", {"paths": ["curriculum_divergence_epoch7/run"], "context": {"constraints": {"max_analysis_time": "soon"}}}))
     assert "max_analysis_time" in msg
 

@@ -233,3 +233,32 @@ def test_tbparse_reads_the_same_scalars() -> None:
             b = part.series[tag]
             assert list(b.steps) == [float(x) for x in ref["step"]]
             np.testing.assert_array_equal(np.asarray(b.values), ref["value"].to_numpy(dtype=np.float64))  # NaN included
+
+
+def test_a_file_written_now_by_tensorboardx(tmp_path: Path) -> None:
+    """tensorboardX in this environment (not only the committed fixture): scalars with a NaN, a histogram, text."""
+    tbx = pytest.importorskip("tensorboardX")
+    rng = np.random.default_rng(3)
+    w = tbx.SummaryWriter(logdir=str(tmp_path))
+    for step in range(0, 40, 4):
+        w.add_scalar("train/loss", float("nan") if step == 20 else 2.0 / (1 + step), step)
+        w.add_scalar("eval/loss", 2.5 / (1 + step), step)
+        g = rng.standard_normal(200)
+        g[:50] = 0.0
+        w.add_histogram("grad/layer1.weight", g, step)
+    w.add_text("args", "lr: 0.001\nbatch_size: 32", 0)
+    w.close()
+    path = only_file(tmp_path)
+    part = read(path)
+    acc = accumulator(path)
+    for tag in ("train/loss", "eval/loss"):
+        ref = acc.Scalars(tag)
+        b = part.series[tag]
+        assert list(b.steps) == [e.step for e in ref]
+        np.testing.assert_array_equal(np.asarray(b.values), np.asarray([e.value for e in ref], dtype=np.float64))  # NaN included
+    assert math.isnan(part.series["train/loss"].values[5])
+    norm = part.series["norm(grad/layer1.weight)"]
+    assert norm.canonical == "grad_norm/layer1.weight"
+    assert list(zip(norm.steps, norm.values)) == [(e.step, math.sqrt(e.histogram_value.sum_squares)) for e in acc.Histograms("grad/layer1.weight")]
+    run = traindx.load_run(tmp_path)
+    assert run.config["lr"].value == 0.001 and run.config["batch_size"].value == 32  # "args" text: settings, unprefixed

@@ -31,10 +31,10 @@ SIGNIFICANT = "medium"
 class Deadline:
     """A wall-clock budget for one analysis (the context package's ``constraints.max_analysis_time``).
 
-    The stages ask :meth:`expired` between units of work (before each check, before the
-    reasoning) and record what they leave undone in ``not_finished``. Reading is not cut
-    part-way: a file being read is read to its end, and ``stopped_during`` says when the
-    limit passed during reading.
+    The stages ask :meth:`expired` between units of work (before each file after the
+    first, before each check, before the reasoning) and record what they leave undone in
+    ``not_finished``. A file is not cut part-way: one being read is read to its end, and
+    ``stopped_during`` says when the limit passed during reading.
     """
 
     limit_s: float
@@ -213,7 +213,16 @@ def diagnose_paths(
                 p.write_text("\n".join(context.error_texts) + "\n", encoding="utf-8")
                 all_paths.append(p)
                 labels[p] = "context:error_messages"
-        run = discover(all_paths, progress=progress, labels=labels, parts=parts) if all_paths or parts else Run()
+        stop = None
+        if deadline is not None:
+
+            def stop(display: str) -> bool:
+                if not deadline.expired("reading"):
+                    return False
+                deadline.not_finished.append(f"read {display} (and the files after it)")
+                return True
+
+        run = discover(all_paths, progress=progress, labels=labels, parts=parts, stop=stop) if all_paths or parts else Run()
         if deadline is not None:
             deadline.expired("reading")
         if context is not None:

@@ -9,7 +9,8 @@ directory). A path is refused, with a one-line reason, when
 - it resolves (following symlinks) outside every root, although it is spelled
   inside one: a symlink out;
 - it is a folder with a symlink somewhere below it that leads outside every root
-  (the readers would follow it);
+  (the readers would follow it), also through a chain of links to folders that
+  are themselves inside the roots;
 - it does not exist.
 
 Relative paths are taken from the first root, then from the others in order.
@@ -107,6 +108,18 @@ class Roots:
             raise PathRefused(f"{what} {given!r}: is outside the allowed roots ({self.describe()}); start the server with --root to allow it")
         raise PathRefused(f"{what} {given!r}: does not exist under the allowed roots ({self.describe()})")
 
+    def check_spelling(self, given: str, *, what: str = "path") -> None:
+        """Refuse ``given`` when its spelling alone leaves the roots (``..``, an absolute path elsewhere).
+
+        For names that need not exist (a context package may list files that are not there):
+        the answer must not tell whether something outside the roots exists.
+        """
+        p = Path(given).expanduser()
+        if ".." in p.parts:
+            raise PathRefused(f"{what} {given!r}: '..' is not allowed; give a path under the allowed roots ({self.describe()})")
+        if p.is_absolute() and not any(_inside(Path(os.path.abspath(p)), r) for r in self._spelled):
+            raise PathRefused(f"{what} {given!r}: is outside the allowed roots ({self.describe()}); start the server with --root to allow it")
+
     def resolve_all(self, given: Sequence[str], *, what: str = "path") -> list[Path]:
         if isinstance(given, str):
             given = [given]
@@ -115,8 +128,17 @@ class Roots:
         return [self.resolve(g, what=what) for g in given]
 
     def _scan(self, folder: Path, given: str, what: str) -> None:
+        # the readers follow symlinked folders, so the scan does too: a link to a folder inside the roots
+        # may itself hold a link that leaves them (each real folder is visited once, so loops end)
         n = 0
-        for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        seen: set[Path] = {folder.resolve()}
+        for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+            keep = []
+            for d in dirnames:
+                real_dir = (Path(dirpath) / d).resolve()
+                if real_dir not in seen:
+                    seen.add(real_dir)
+                    keep.append(d)
             for name in dirnames + filenames:
                 n += 1
                 if n > MAX_SCAN_ENTRIES:
@@ -132,6 +154,7 @@ class Roots:
                         raise PathRefused(
                             f"{what} {given!r}: contains {rel}, a symlink to {target}, outside the allowed roots ({self.describe()})"
                         )
+            dirnames[:] = keep
 
     def display(self, real: Path) -> str:
         """``real`` relative to the root that holds it (what the tools report back)."""

@@ -109,6 +109,8 @@ class Toolbox:
             pkg = parse_context(context, base=self.roots.roots[0], source="context")
         except ContextError as e:
             raise AgentInputError(str(e)) from None
+        for name in pkg.missing:  # refused like any other path, before "does not exist" could say what lies outside
+            self.roots.check_spelling(name, what="context artifact")
         pkg.paths = [self.roots.resolve(str(p), what="context artifact") for p in pkg.paths]
         return pkg
 

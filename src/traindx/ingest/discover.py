@@ -146,6 +146,7 @@ def discover(
     progress: Progress | None = None,
     labels: dict[Path, str] | None = None,
     parts: Sequence[Part] = (),
+    stop: Callable[[str], bool] | None = None,
 ) -> Run:
     """Read every artifact under ``paths`` into one :class:`Run`.
 
@@ -153,7 +154,9 @@ def discover(
     of several paths); ``labels`` gives fixed display names to files that live
     elsewhere (a context package's error messages); ``parts`` were read
     elsewhere (a run fetched from a tracking server) and are merged with the
-    others. Raises
+    others. ``stop(display)`` is asked before each file after the first: when it
+    says yes (a time limit passed), that file and the rest are listed as skipped,
+    not read. Raises
     :class:`InputError` only for usage problems (no path given); a missing or
     unreadable path becomes a skipped entry, so the caller can diagnose what
     else was readable and decide the exit code.
@@ -197,6 +200,10 @@ def discover(
     read: list[Part] = []
     total = len(items)
     for i, it in enumerate(items):
+        if i > 0 and stop is not None and stop(it.source.display):
+            for rest in items[i:]:
+                run.skipped.append(Skipped(rest.source.display, "not read: the analysis time limit was reached"))
+            break
         if progress is not None:
             progress(it.source.display, i * 100 // max(total, 1))
         read.extend(_read_item(it, run))
