@@ -61,3 +61,14 @@ def test_no_gap_when_validation_tracks_training() -> None:
     val_steps = np.array([200, 400, 600, 800, 1000])
     val = np.interp(val_steps, steps, train) * 1.03
     assert train_val_gap(make_run(loss_train=(steps, train), loss_val=(val_steps, val))) == []
+
+
+def test_a_gap_between_the_success_bar_and_a_finding_is_a_low_note() -> None:
+    steps = np.arange(0, 1001, 10)
+    train = noisy(len(steps), 3.0, 1.0, 0.01)
+    val_steps = np.array([200, 400, 600, 800, 1000])
+    # 7% above training, and widening from 1%: above the 5% bar, not the 10% of a finding
+    val = np.interp(val_steps, steps, train) * np.array([1.01, 1.03, 1.05, 1.06, 1.07])
+    (g,) = train_val_gap(make_run(loss_train=(steps, train), loss_val=(val_steps, val)))
+    assert g.severity == "low" and "above the 5% success bar" in g.summary
+    assert 0.05 < g.data["gap_last"] <= 0.10

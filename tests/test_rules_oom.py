@@ -41,3 +41,17 @@ def test_fragmentation_points_at_the_allocator(tmp_path: Path) -> None:
     (tmp_path / "stderr.log").write_text(frag)
     d = traindx.diagnose([tmp_path])
     assert "expandable_segments:True" in d.root_causes[0].fix
+
+
+def test_fragmentation_only_when_the_reserved_memory_could_have_held_the_request(tmp_path: Path) -> None:
+    # 600 MiB reserved but unused cannot hold an 896 MiB request: not fragmentation, the batch is the fix
+    (tmp_path / "stderr.log").write_text(OOM.replace("and 102.08 MiB is reserved", "and 600.00 MiB is reserved"))
+    (tmp_path / "config.yaml").write_text("per_device_train_batch_size: 16\n")
+    d = traindx.diagnose([tmp_path])
+    oom = next(s for s in d.symptoms if s.id == "oom_error")
+    assert oom.data["fragmented"] is False and "fragmentation" not in oom.summary
+    assert "expandable_segments" not in d.root_causes[0].fix and "to 8" in d.root_causes[0].fix
+    # 1.5 GiB could: the allocator first, and the batch that fits still named for when that is not enough
+    (tmp_path / "stderr.log").write_text(OOM.replace("and 102.08 MiB is reserved", "and 1.50 GiB is reserved"))
+    fix = traindx.diagnose([tmp_path]).root_causes[0].fix
+    assert fix.index("expandable_segments:True") < fix.index("per_device_train_batch_size (now 16, config.yaml:1) to 8")

@@ -47,6 +47,10 @@ def test_zoo_case_gets_its_label(case: Path, diagnoses: dict[Path, dict]) -> Non
     for sid in label.get("must_not") or []:
         bad = [s for s in d["symptoms"] if s["id"] == sid and s["severity"] in ALARM]
         assert not bad, f"{sid} must not be reported at high severity: {bad[0]['summary']}"
+    if label.get("status"):
+        assert d["status"] == label["status"], [(c["id"], c["confidence"]) for c in d["root_causes"]]
+        if d["status"] == "needs_more_data":
+            assert d["requests"], "needs_more_data must say which artifact would settle it"
     cause = label.get("cause")
     if cause is None:
         assert not [s for s in d["symptoms"] if s["severity"] in ALARM], d["symptoms"]

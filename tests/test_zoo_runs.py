@@ -182,7 +182,8 @@ def test_case_has_script_artifacts_and_a_valid_label(case: str) -> None:
         assert lab["status"] in {"healthy", "needs_more_data"}
     else:
         assert lab["cause"] in CAUSES and lab["symptoms"]
-        assert lab["status"] == "diagnosis_complete"
+        # needs_more_data when the cause's own signal cannot be in the logs (a constant LR lines up with nothing)
+        assert lab["status"] in {"diagnosis_complete", "needs_more_data"}
         assert lab["onset"]["unit"] in {"step", "epoch"} and isinstance(lab["onset"]["at"], int)
 
 

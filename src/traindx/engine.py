@@ -147,6 +147,17 @@ def diagnose_run(
         status = STATUS_COMPLETE
     else:
         status = STATUS_MORE
+    if status == STATUS_MORE and hyps and not (more or requests):
+        # no missing signal was named, yet no cause is certain: the test of the best hypothesis is what settles it
+        top = hyps[0]
+        requests.append(
+            Request(
+                top.confirm or f"a short rerun that tests {top.id}",
+                f"no cause reaches {conf.COMPLETE_AT:g}: the best, {top.id} at {top.confidence:.2f}, rests on circumstantial evidence "
+                "and the logs hold nothing more that would confirm or rule it out",
+                f"apply its fix for a few hundred steps from a checkpoint before the onset ({top.fix}) and compare: {top.verify}".replace(".) and compare", ") and compare"),
+            )
+        )
     explained = {sid for h in hyps for sid in h.explains}
     unexplained = sorted({s.id for s in significant if s.id not in explained})
     quick: list[str] = []

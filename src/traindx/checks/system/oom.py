@@ -28,7 +28,7 @@ def best_oom(run: Run) -> tuple[Event | None, list[Event]]:
 
 
 @check(code="TDX602", emits="oom_error")
-def oom_error(run: Run, *, fragmentation_share: float = 0.5) -> list[Symptom]:
+def oom_error(run: Run, *, fragmentation_share: float = 1.0) -> list[Symptom]:
     """The process ran out of memory: a CUDA out-of-memory error with its sizes.
 
     ## Symptom
@@ -48,8 +48,10 @@ def oom_error(run: Run, *, fragmentation_share: float = 0.5) -> list[Symptom]:
     ## Likely causes
     Batch size or sequence length too large for the device, a model that does
     not fit without sharding, memory held across steps (a leak), or
-    fragmentation: reserved-but-unallocated memory larger than
-    ``fragmentation_share`` (50%) of the failed request.
+    fragmentation: reserved-but-unallocated memory at least
+    ``fragmentation_share`` (100%) of the failed request, so the allocator held
+    enough memory but not in one piece (the case PyTorch's own message points
+    to ``expandable_segments`` for).
 
     ## Fix
     Halve the per-device batch and double gradient accumulation; enable

@@ -42,13 +42,27 @@ def act_variance_collapse(ctx: Context) -> Hypothesis | None:
     z = ctx.sym("zero_variance_warning")
     if z is None:
         return None
+    basis = f"the log warns {z.data['count']} time(s) that a variance was taken over a single element; the statistic it feeds is NaN or constant"
+    # direct when a logged series turns non-finite after the warning and never before: the NaN the warning announces
+    nan = ctx.sym("nan_inf")
+    follows = nan is not None and z.step is not None and nan.step is not None and nan.step_unit == z.step_unit and nan.step >= z.step
+    if follows:
+        assert nan is not None
+        basis = (
+            f"the log warns that a variance was taken over a single element at step {fmt_step(z.step)}, and {nan.metric or 'a logged series'} "
+            f"turns non-finite from step {fmt_step(nan.step)}, never before: the NaN the warning announces"
+        )
     return make(
         ctx,
         "act_variance_collapse",
-        tier=conf.CIRCUMSTANTIAL,
+        tier=conf.DIRECT if follows else conf.CIRCUMSTANTIAL,
         support=1 if z.data.get("count", 0) >= 3 else 0,
         explains=["zero_variance_warning"] + [sid for sid in ("nan_inf", "loss_plateau") if ctx.sym(sid) is not None],
-        evidence=list(z.evidence),
-        basis=f"the log warns {z.data['count']} time(s) that a variance was taken over a single element; the statistic it feeds is NaN or constant",
+        evidence=list(z.evidence) + (list(nan.evidence[:1]) if follows and nan is not None else []),
+        basis=basis,
         confirm="the traindx probe's activation statistics, or the code of the layer that calls var/std",
     )
+
+
+def fmt_step(step: float) -> str:
+    return f"{step:g}"

@@ -39,24 +39,28 @@ def out_of_memory(ctx: Context) -> Hypothesis | None:
         bs = ctx.run.config_value(key)
         if bs is not None:
             break
-    if d.get("fragmented"):
-        fix = (
-            f"The failed request ({human_bytes(d.get('tried_to_allocate'))}) was smaller than the memory PyTorch held reserved but unused "
-            f"({human_bytes(d.get('reserved_unallocated'))}): set PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True, and if it still fails, halve the per-device batch size."
-        )
-    elif bs is not None:
+    batch_fix = None
+    if bs is not None:
         fits = batch_that_fits(bs.value, d)
         target = f"{fits}" if fits is not None else "half of it"
-        fix = (
+        batch_fix = (
             f"Set {bs.key} (now {bs.value}, {bs.where}) to {target} and raise gradient accumulation to keep the global batch; "
             "enable gradient checkpointing and bf16/fp16 if not on yet."
         )
         if fits is not None:
-            fix += (
+            batch_fix += (
                 f" ({fits} is the largest power of two whose memory, scaled from the {human_bytes(d['allocated_by_pytorch'] + d['tried_to_allocate'])} "
                 f"this batch needed, fits in 90% of the {human_bytes(d['total_capacity'])} device, assuming activations dominate; "
                 "weights and optimizer states do not shrink with the batch, so check with one step.)"
             )
+    if d.get("fragmented"):
+        fix = (
+            f"The failed request ({human_bytes(d.get('tried_to_allocate'))}) was no larger than the memory PyTorch held reserved but unused "
+            f"({human_bytes(d.get('reserved_unallocated'))}), only not in one piece: set PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True. If it still fails: "
+            + (batch_fix if batch_fix else "halve the per-device batch size and raise gradient accumulation.")
+        )
+    else:
+        fix = batch_fix
     over = ""
     if d.get("tried_to_allocate") and d.get("free") is not None:
         over = f"; it asked for {human_bytes(d['tried_to_allocate'])} with {human_bytes(d['free'])} free"
