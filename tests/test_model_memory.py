@@ -116,3 +116,22 @@ def test_estimate_matches_saved_activations_of_hf_models(family: str, dtype: str
     got = measure(model, setup, device="cpu")
     assert est.weights == got["weights"] and est.gradients == got["gradients"]
     assert est.activations == pytest.approx(got["activations"], rel=0.1)
+
+
+def test_a_factory_model_is_measured_by_default_where_cuda_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("torch")
+    from traindx.cli import memory as memory_cli
+
+    (tmp_path / "tiny_factory_mod.py").write_text(
+        "import torch\n\ndef build():\n    return torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.ReLU(), torch.nn.Linear(32, 4))\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    args = ["memory", "--factory", "tiny_factory_mod:build", "--input-shape", "16", "-b", "8", "--format", "json"]
+    monkeypatch.setattr(memory_cli, "_cuda_available", lambda: False)
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert "measured" not in json.loads(res.output)  # a CPU machine estimates unless --measure is given
+    monkeypatch.setattr(memory_cli, "_cuda_available", lambda: True)
+    d = json.loads(CliRunner().invoke(app, args).output)
+    assert d["measured"]["weights"] == d["estimate"]["weights"]  # measured without being asked (on this machine: the CPU path)
+    assert "measured" not in json.loads(CliRunner().invoke(app, [*args, "--no-measure"]).output)

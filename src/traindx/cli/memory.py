@@ -1,6 +1,6 @@
 """``traindx memory [PATH]``: training memory (weights, gradients, optimizer, activations), the batch that fits,
-the figures a probe log measured during the run (they beat any estimate), and, with ``--measure``, the
-measured peak of a training step of the ``--factory`` model."""
+the figures a probe log measured during the run (they beat any estimate), and the measured peak of a
+training step of the ``--factory`` model (by default on a CUDA machine; ``--measure`` on a CPU)."""
 
 from __future__ import annotations
 
@@ -59,7 +59,15 @@ def memory(
     attention: Annotated[str, typer.Option("--attention", help="sdpa (fused, the HF default) or eager.")] = "sdpa",
     grad_checkpointing: Annotated[bool, typer.Option("--grad-checkpointing", help="Gradient checkpointing is on.")] = False,
     gpu_memory: Annotated[Optional[float], typer.Option("--gpu-memory", help="Device memory in GiB (else from an OOM message in the run).", show_default=False)] = None,
-    measure: Annotated[bool, typer.Option("--measure", help="Run training steps of the --factory model and measure (CUDA peak; on CPU the saved activations).")] = False,
+    measure: Annotated[
+        Optional[bool],
+        typer.Option(
+            "--measure/--no-measure",
+            help="Run training steps of the --factory model and measure (CUDA peak; on CPU the saved activations). "
+            "Default: measure when --factory is given and a CUDA device is there.",
+            show_default=False,
+        ),
+    ] = None,
     input_shape: Annotated[Optional[str], typer.Option("--input-shape", help="Input shape without the batch, for --measure on a model without a vocabulary, e.g. 3,224,224.", show_default=False)] = None,
     format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
 ) -> None:
@@ -73,6 +81,8 @@ def memory(
     if path is None and factory is None:
         fail("give a run folder, a checkpoint or config PATH, or --factory module:callable")
         raise typer.Exit(EXIT_USAGE)
+    if measure is None:
+        measure = factory is not None and _cuda_available()
     if measure and factory is None:
         fail("--measure runs training steps and needs the model's code: add --factory module:callable")
         raise typer.Exit(EXIT_USAGE)
@@ -134,6 +144,15 @@ def memory(
             raise typer.Exit(EXIT_USAGE)
     _emit(result, est, setup, format)
     raise typer.Exit(EXIT_OK)
+
+
+def _cuda_available() -> bool:
+    """A CUDA device is usable (torch imported only when a factory model is built anyway)."""
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
 
 
 def _emit(result: dict[str, Any], est: Any, setup: Any, format: Format) -> None:
