@@ -156,6 +156,31 @@ def test_rule_fires_on_its_pattern_and_not_on_the_fixed_one(kind: str) -> None:
     assert kind not in kinds(HEAD + quiet + extra), f"{kind} fired on the fixed code"
 
 
+SLICE_SPLITS = {
+    # fires: the scaler saw the rows that the slices then hold out
+    "tuple": ("X = StandardScaler().fit_transform(X)\nX_train, X_test = X[:800], X[800:]\n", True),
+    "list": ("X = StandardScaler().fit_transform(X)\n[X_tr, X_val] = [X[:800], X[800:]]\n", True),
+    "pairs": ("X = StandardScaler().fit_transform(X)\n(X_train, y_train), (X_test, y_test) = (X[:800], y[:800]), (X[800:], y[800:])\n", True),
+    # must not fire: split first, fitted on the training slice only
+    "split_then_fit": ("X_train, X_test = X[:800], X[800:]\nsc = StandardScaler().fit(X_train)\nX_train, X_test = sc.transform(X_train), sc.transform(X_test)\n", False),
+    # must not fire: shifted windows of one normalized series are inputs and targets, not a split
+    "shifted_windows": ("X = StandardScaler().fit_transform(X)\ninputs, targets = X[:-1], X[1:]\n", False),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SLICE_SPLITS))
+def test_fit_before_a_tuple_of_slices(case: str) -> None:
+    src, leaks = SLICE_SPLITS[case]
+    train = "\nfor x, y in loader:\n    opt.zero_grad(); F.cross_entropy(model(x), y).backward(); opt.step()\n"
+    got = lint(textwrap.dedent(HEAD + "from sklearn.preprocessing import StandardScaler\n" + src + train))
+    fits = [f for f in got.findings if f.kind == "fit_before_split"]
+    assert bool(fits) == leaks, [(f.line, f.text) for f in fits]
+    if leaks:
+        lines = (HEAD + "from sklearn.preprocessing import StandardScaler\n" + src).splitlines()
+        fit_line = next(i for i, ln in enumerate(lines, 1) if "fit_transform" in ln)
+        assert fits[0].line == fit_line and f"(line {fit_line + 1}) splits it" in fits[0].text
+
+
 def test_frameworks_that_own_the_loop_say_nothing_about_zero_grad() -> None:
     hf = "from transformers import Trainer, TrainingArguments\ntrainer = Trainer(model=m, args=TrainingArguments(output_dir='o'), train_dataset=ds)\ntrainer.train()\n"
     assert kinds(hf) == []

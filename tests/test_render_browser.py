@@ -328,6 +328,7 @@ REPORT_CASES = {
     "example_lr_schedule": [ROOT / "examples" / "lr_schedule_divergence"],
     "zoo_hf_fp16": [HERE / "zoo_gpu" / "hf_trainer_fp16_lr_too_high" / "run"],
     "zoo_oom": [HERE / "zoo_gpu" / "oom_batch_too_large" / "run"],
+    "zoo_embedding_heavy": [HERE / "zoo" / "embedding_heavy_colons" / "run"],  # a report with a model section
 }
 CORPUS_CASES = ("09-nanogpt-termux-nan", "11-wandb-nanogpt-shakespeare-overfit", "21-megatron-tr1-13B-logbook-spike-recovered", "36-issue-cuda-oom-mistral-finetune")
 

@@ -1,4 +1,11 @@
-"""The Diagnosis: the one value every renderer reads, and its JSON contract."""
+"""The Diagnosis: the one value every renderer reads, and its JSON contract.
+
+When the run holds a model (a checkpoint, a safetensors file, an HF
+``config.json``), the contract carries a compact ``model`` block: its source,
+parameter counts, dtypes and bytes, the share of each parameter group, the
+verdict of the parameter-balance check and whether the output head is tied.
+The per-layer table stays with ``traindx model``.
+"""
 
 from __future__ import annotations
 
@@ -55,6 +62,9 @@ class Diagnosis:
             d["task"] = self.task
         if self.time_limit is not None:
             d["time_limit"] = dict(self.time_limit)
+        model = model_section(self)
+        if model is not None:
+            d["model"] = model
         return clean(d)
 
     def headline(self) -> str:
@@ -114,6 +124,58 @@ def run_section(run: Run) -> dict[str, Any]:
         "read_issue_count": len(run.issues),
     }
     return out
+
+
+BALANCE_CHECK = ("TDX801", "param_imbalance")
+# how a summary was made, where its file name does not say
+MODEL_KIND_WORDS = {"hf-config": "counted from the config", "factory": "built by the factory"}
+
+
+def model_section(d: Diagnosis) -> dict[str, Any] | None:
+    """The ``model`` block of the contract, or None when the run holds no model."""
+    m = d.run.model
+    if m is None:
+        return None
+    code, sid = BALANCE_CHECK
+    imbalance = next((s.summary for s in d.symptoms if s.id == sid), None)
+    return clean(m.brief(imbalance, checked=code in d.checks_run))
+
+
+def fmt_bytes(n: float) -> str:
+    """A size as people write it: 812 B, 277.4 KB, 1.2 GB (powers of 1000, as ``traindx model`` prints)."""
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000:
+            return f"{int(n)} B" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
+
+
+def _pct(share: float) -> str:
+    return f"{share:.0%}" if share >= 0.1 or share == 0 else f"{share:.1%}"
+
+
+def model_lines(block: dict[str, Any]) -> list[str]:
+    """The model block in two short lines: what it is and its size; where its parameters sit and the balance verdict."""
+    from .checks.model.common import count
+
+    about = [w for w in (MODEL_KIND_WORDS.get(block["kind"]), f"step {block['step']}" if block.get("step") is not None else None) if w]
+    dtypes = block.get("dtypes") or {}
+    size = fmt_bytes(block["bytes"])
+    if len(dtypes) == 1:
+        size += f" {next(iter(dtypes))}"
+    elif dtypes:
+        size += " (" + ", ".join(f"{k} {fmt_bytes(v)}" for k, v in dtypes.items()) + ")"
+    first = f"{block['source']}{' (' + ', '.join(about) + ')' if about else ''} · {count(int(block['parameters']))} parameters, {size}"
+    if block.get("trainable") is not None:
+        first += f" · trainable {count(int(block['trainable']))}, frozen {count(int(block['frozen'] or 0))}"
+    tied = block.get("head_tied")
+    if tied is not None:
+        first += " · head tied" if tied else " · head untied"
+    ranked = sorted((block.get("groups") or {}).items(), key=lambda kv: -kv[1]["parameters"])
+    verdict = (block.get("balance") or {}).get("verdict", "unchecked")
+    second = ", ".join(f"{g} {_pct(float(v['share']))}" for g, v in ranked) or "no parameters"
+    second += " · " + ("balance unchecked" if verdict == "unchecked" else verdict)
+    return [first, second]
 
 
 def clean(obj: Any) -> Any:

@@ -7,6 +7,13 @@ from the current folder (or from the file named), the callable is called
 without arguments, and the first ``torch.nn.Module`` it returns is summarized
 from ``named_parameters()``: trainable and frozen counts come from
 ``requires_grad``, tied weights from shared storage.
+
+Groups come from the modules themselves where their class says (an
+``nn.Embedding`` is an embedding, an ``nn.LayerNorm`` a norm, whatever their
+names; see :func:`traindx.model.groups.by_module`), and from the parameter names
+otherwise. The output head is the last ``Linear`` outside the numbered blocks
+whose width is an embedding's vocabulary, else the model's last layer when it is
+such a ``Linear`` (an ``nn.Sequential`` that ends in one).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import numpy as np
 
 from .build import RawTensor, build_tensors
 from .dtypes import TORCH_DTYPES
+from .groups import LINEAR_CLASSES, by_module, group_of_class, in_repeated_block
 from .summary import ModelSummary
 
 
@@ -108,6 +116,43 @@ def raw_values(t: Any) -> np.ndarray | None:
     return None
 
 
+def torch_class(module: Any) -> str | None:
+    """The ``torch.nn`` layer class a module is (or derives from), or None for containers and user classes."""
+    for cls in type(module).__mro__:
+        mod = getattr(cls, "__module__", "") or ""
+        if mod.startswith("torch.nn.") and cls.__name__ not in ("Module", "Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict"):
+            return cls.__name__
+    return None
+
+
+def class_groups(model: Any) -> dict[str, str | None]:
+    """Parameter name -> the group its layer's class implies (None where the class does not say);
+    the output head found by the layers' shapes (see the module docstring) is ``head``."""
+    modules = dict(model.named_modules(remove_duplicate=False))
+    out: dict[str, str | None] = {}
+    holders: list[tuple[str, Any, str | None, list[str]]] = []  # (path, module, class, its direct parameter names), in registration order
+    for path, m in modules.items():
+        own = [n for n, _ in m.named_parameters(recurse=False, remove_duplicate=False)]
+        if not own:
+            continue
+        cls = torch_class(m)
+        parent = torch_class(modules[path.rsplit(".", 1)[0]]) if "." in path else (torch_class(model) if path else None)
+        group = group_of_class(cls, parent)
+        names = [f"{path}.{n}" if path else n for n in own]
+        for n in names:
+            out[n] = group
+        holders.append((path, m, cls if group is None else None, names))
+    vocab = {int(m.num_embeddings) for m in modules.values() if torch_class(m) in ("Embedding", "EmbeddingBag")}
+    linears = [(path, m, names) for path, m, cls, names in holders if cls in LINEAR_CLASSES and path and not in_repeated_block(path)]
+    head = next((h for h in reversed(linears) if int(getattr(h[1], "out_features", -1)) in vocab), None)
+    if head is None and holders and linears and holders[-1][0] == linears[-1][0]:
+        head = linears[-1]
+    if head is not None:
+        for n in head[2]:
+            out[n] = "head"
+    return out
+
+
 def summarize(model: Any, source: str) -> tuple[ModelSummary, dict[str, Any]]:
     """The summary of a built module, and its parameters by name (for the value checks)."""
     raw: list[RawTensor] = []
@@ -122,6 +167,8 @@ def summarize(model: Any, source: str) -> tuple[ModelSummary, dict[str, Any]]:
     built = build_tensors(raw)
     buffer_names = {n for n, _ in model.named_buffers()}
     built = [t if t.name not in buffer_names else replace(t, buffer=True) for t in built]
+    by_class = class_groups(model)
+    built = [t if t.buffer or t.name not in by_class else replace(t, group=by_module(by_class[t.name], t.group)) for t in built]
     arch: dict[str, Any] = {"class": type(model).__name__}
     cfg = getattr(model, "config", None)
     if cfg is not None and hasattr(cfg, "to_dict"):

@@ -12,6 +12,15 @@ Patterns follow the measured table in FORMATS.md §8.
 Buffers that state dicts carry beside the parameters (BatchNorm running
 statistics, causal-mask tensors, rotary ``inv_freq``, BERT ``position_ids``) are
 recognised so that they are not counted as parameters.
+
+When the live module is at hand (a factory-built model), the class of the
+``torch.nn`` layer that holds a parameter says what kind of layer it is
+(:func:`group_of_class`) and :func:`by_module` weighs it against the name: a
+norm, a recurrent layer or ``MultiheadAttention`` is that whatever its name; an
+``Embedding`` is an embedding unless its name puts it inside attention (T5's
+relative position bias); a convolution is a convolution unless its name says it
+is a patch embedding or the output head. Classes are matched by name, so this
+module needs no torch.
 """
 
 from __future__ import annotations
@@ -94,6 +103,58 @@ def group_of(name: str, shape: tuple[int, ...] = (), norm_modules: frozenset[str
 
 
 _STACK_NUM = re.compile(r"^\d+$")
+
+# torch.nn layer classes (and the classes derived from them) -> group
+_CLASS_NORM = re.compile(r"^(?:Lazy)?(?:BatchNorm[123]d|InstanceNorm[123]d)$|^(?:LayerNorm|GroupNorm|RMSNorm|SyncBatchNorm|LocalResponseNorm|CrossMapLRN2d)$")
+_CLASS_CONV = re.compile(r"^(?:Lazy)?Conv(?:Transpose)?[123]d$")
+_CLASS_GROUPS: dict[str, str] = {
+    "Embedding": "embedding",
+    "EmbeddingBag": "embedding",
+    "MultiheadAttention": "attention",
+    "RNN": "recurrent",
+    "LSTM": "recurrent",
+    "GRU": "recurrent",
+    "RNNCell": "recurrent",
+    "LSTMCell": "recurrent",
+    "GRUCell": "recurrent",
+}
+# layers whose own Linear children have a known role: the feed-forward of a torch.nn transformer layer
+_PARENT_GROUPS: dict[str, str] = {"MultiheadAttention": "attention", "TransformerEncoderLayer": "mlp", "TransformerDecoderLayer": "mlp"}
+LINEAR_CLASSES = frozenset({"Linear", "LazyLinear", "NonDynamicallyQuantizableLinear"})
+
+
+def group_of_class(cls: str | None, parent: str | None = None) -> str | None:
+    """The group a ``torch.nn`` layer class implies for the parameters it holds directly
+    (``parent``: the class of the module that contains it), or None when the class does not say."""
+    if cls:
+        if _CLASS_NORM.match(cls):
+            return "norm"
+        if _CLASS_CONV.match(cls):
+            return "convolution"
+        if cls in _CLASS_GROUPS:
+            return _CLASS_GROUPS[cls]
+    if parent and parent in _PARENT_GROUPS and (cls is None or cls in LINEAR_CLASSES):
+        return _PARENT_GROUPS[parent]
+    return None
+
+
+def by_module(cls_group: str | None, name_group: str) -> str:
+    """The group of a parameter from its layer's class (``cls_group``) and from its name."""
+    if cls_group is None:
+        return name_group
+    if cls_group == "embedding" and name_group == "attention":
+        return name_group
+    if cls_group == "convolution" and name_group in ("embedding", "head"):
+        return name_group
+    if cls_group == "head" and name_group in ("attention", "norm", "embedding"):
+        return name_group
+    return cls_group
+
+
+def in_repeated_block(module: str) -> bool:
+    """Whether a module sits inside a numbered block (``blocks.3.mlp.fc``), not being the block itself (``net.3``)."""
+    parts = module.split(".")
+    return any(_STACK_NUM.match(p) for p in parts[:-1])
 
 
 def layer_of(name: str) -> str:

@@ -234,6 +234,50 @@ class ModelSummary:
                 return t
         return None
 
+    def group_shares(self) -> dict[str, dict[str, Any]]:
+        """Parameters and share of each group, in :data:`GROUPS` order."""
+        tot = self.total
+        return {g: {"parameters": n, "share": round(n / tot, 4) if tot else 0.0} for g, n in self.groups.items()}
+
+    def balance(self, imbalance: str | None, *, checked: bool = True) -> dict[str, Any]:
+        """Where the parameters sit, and the verdict of the parameter-balance check (TDX801).
+
+        ``imbalance`` is that check's finding (its summary) when it fired;
+        ``checked`` False when it did not run, which makes the verdict ``unchecked``.
+        """
+        tot = self.total
+        groups = self.groups
+        emb = groups.get("embedding", 0)
+        head = groups.get("head", 0) if self.head_tied is False else 0
+        body = tot - emb - groups.get("head", 0)
+        verdict = "embedding-dominated" if imbalance is not None else ("balanced" if checked else "unchecked")
+        return {
+            "verdict": verdict,
+            "embedding_share": round(emb / tot, 4) if tot else 0.0,
+            "vocabulary_share": round((emb + head) / tot, 4) if tot else 0.0,
+            "body_share": round(body / tot, 4) if tot else 0.0,
+        }
+
+    def brief(self, imbalance: str | None = None, *, checked: bool = True) -> dict[str, Any]:
+        """The compact facts a diagnosis carries: counts, dtypes, groups, balance, head tying (no per-layer table)."""
+        d: dict[str, Any] = {"source": self.source, "kind": self.kind}
+        if self.step is not None:
+            d["step"] = self.step
+        d.update(
+            {
+                "parameters": self.total,
+                "trainable": self.trainable,
+                "frozen": self.frozen,
+                "bytes": self.nbytes,
+                "dtypes": self.dtypes,
+                "groups": self.group_shares(),
+                "balance": self.balance(imbalance, checked=checked),
+                "head_tied": self.head_tied,
+                "generative": self.generative,
+            }
+        )
+        return d
+
     def to_dict(self) -> dict[str, Any]:
         tot = self.total
         d: dict[str, Any] = {
@@ -243,7 +287,7 @@ class ModelSummary:
             "bytes": self.nbytes,
             "trainable": self.trainable,
             "frozen": self.frozen,
-            "groups": {g: {"parameters": n, "share": round(n / tot, 4) if tot else 0.0} for g, n in self.groups.items()},
+            "groups": self.group_shares(),
             "layers": self.layers,
             "dtypes": self.dtypes,
             "tied": [list(p) for p in self.tied],

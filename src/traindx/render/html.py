@@ -10,6 +10,9 @@ that smuggles ``<script>`` or an ``onerror=`` attribute into the report could
 not run even if escaping failed (every piece of user-derived text is escaped;
 the script writes text with ``textContent`` only).
 
+When the run holds a model, a section gives its size, its parameter groups
+with their shares and the parameter-balance verdict (the contract's ``model`` block).
+
 The chart: panels that share the step axis (loss, LR, gradient norm, loss
 scale, the metrics the symptoms name), the symptoms' marks on them; drag
 across a panel to zoom into a step range, double-click or "reset" to zoom
@@ -35,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from ..diagnosis import Diagnosis
+from ..diagnosis import Diagnosis, model_lines, model_section
 from ..findings import Evidence
 from ..run import Series, display_name, fmt_num, fmt_step
 from .common import (
@@ -397,6 +400,28 @@ def _plots(d: Diagnosis, images: dict[str, bytes]) -> str:
     return "".join(figs)
 
 
+def _model(d: Diagnosis) -> str:
+    """The model section: its size line, the parameter groups with their shares, the balance verdict."""
+    block = model_section(d)
+    if block is None:
+        return ""
+    first, _ = model_lines(block)
+    bal = block["balance"]
+    rows = "".join(
+        f'<tr><td>{esc(g)}</td><td class="num">{v["parameters"]:,}</td><td class="num">{float(v["share"]):.1%}</td>'
+        f'<td><span class="share"><span style="width:{float(v["share"]) * 100:.1f}%"></span></span></td></tr>'
+        for g, v in block["groups"].items()
+    )
+    verdict = esc(bal["verdict"])
+    return (
+        f'<p class="model-line">{esc(first)}</p>'
+        '<table class="model"><thead><tr><th>group</th><th>parameters</th><th>share</th><th></th></tr></thead>'
+        f"<tbody>{rows}</tbody></table>"
+        f'<p class="balance">Balance: <b class="verdict b-{verdict}">{verdict}</b> (embeddings {float(bal["embedding_share"]):.1%}, '
+        f'vocabulary-sized matrices {float(bal["vocabulary_share"]):.1%}, the rest of the model {float(bal["body_share"]):.1%}).</p>'
+    )
+
+
 def _list_section(sid: str, title: str, body: str) -> str:
     return f'<section id="{sid}"><h2>{esc(title)}</h2>{body}</section>'
 
@@ -431,6 +456,9 @@ def render_html(d: Diagnosis, images: dict[str, bytes] | None = None) -> str:
     elif notes:
         sections.append(_list_section("chart-section", "Symptoms on the curves", f'<ul class="missing">{note_html}</ul>'))
     sections.append(_list_section("symptoms", "Symptoms", _symptoms(d, unit, rng)))
+    model = _model(d)
+    if model:
+        sections.append(_list_section("model", "Model", model))
     if d.user_symptoms:
         items = "".join(
             f'<li><q>{esc(u.text)}</q> <span class="verdict v-{esc(u.verdict.replace(" ", "-"))}">{esc(u.verdict)}</span> — {esc(u.explanation)}'
@@ -448,7 +476,7 @@ def render_html(d: Diagnosis, images: dict[str, bytes] | None = None) -> str:
     sections.append(_list_section("files", "Files", _files(d)))
     if d.errors:
         sections.append(_list_section("errors", "Internal errors (the rest of the diagnosis stands)", "<ul>" + "".join(f"<li><code>{esc(e)}</code></li>" for e in d.errors) + "</ul>"))
-    nav = "".join(f'<a href="#{sid}">{esc(t)}</a>' for sid, t in (("causes", "Causes"), ("chart-section", "Chart"), ("symptoms", "Symptoms"), ("requests", "Requests"), ("plots", "Plots"), ("series", "Series"), ("files", "Files")) if f'id="{sid}"' in "".join(sections))
+    nav = "".join(f'<a href="#{sid}">{esc(t)}</a>' for sid, t in (("causes", "Causes"), ("chart-section", "Chart"), ("symptoms", "Symptoms"), ("model", "Model"), ("requests", "Requests"), ("plots", "Plots"), ("series", "Series"), ("files", "Files")) if f'id="{sid}"' in "".join(sections))
     csp = f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src '{SCRIPT_HASH}'; base-uri 'none'; form-action 'none'"
     return (
         "<!DOCTYPE html>\n"
@@ -518,6 +546,12 @@ th{background:var(--soft);font-weight:600}
 td.bad{color:var(--crit);font-weight:600}
 table.symptoms code,table.series code{word-break:normal;white-space:nowrap}
 table.series td:last-child code{white-space:normal;word-break:break-all}
+table.model{width:auto;min-width:50%}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+.share{display:inline-block;width:160px;max-width:30vw;height:10px;border-radius:5px;background:#e9ecef;overflow:hidden;vertical-align:middle}
+.share span{display:block;height:100%;background:var(--info)}
+.model-line{overflow-wrap:anywhere}
+.b-embedding-dominated{background:#ffe3e3}.b-balanced{background:#d3f9d8}
 details summary{cursor:pointer;color:var(--low);font-size:13px}
 .controls{display:flex;flex-wrap:wrap;gap:8px;align-items:center;margin:6px 0}
 .controls input{width:9em}

@@ -2,6 +2,7 @@
 
 The same content as report.html: status, ranked causes (confidence, evidence
 with sources, fix, expected impact, how to verify, what next), symptoms, the
+model (when the run holds one: size, parameter groups, balance), the
 plots (relative paths, as written beside report.md by ``--out``), what the
 plots cannot show, your statements checked, requests for more data, and the
 files read and skipped. Text that comes from the run (log lines, file names)
@@ -15,7 +16,7 @@ import re
 
 import numpy as np
 
-from ..diagnosis import Diagnosis
+from ..diagnosis import Diagnosis, model_lines, model_section
 from ..run import fmt_num, fmt_step
 from .common import PLOT_FILES, missing_notes, sources_line, status_word, step_text
 
@@ -91,6 +92,7 @@ def to_markdown(d: Diagnosis) -> str:
             for e in s.evidence:
                 out.append(f"- {md(e.text)} ({code(e.source)})")
             out.append("")
+    out.extend(_model(d))
     plots = [(key, caption) for key, _, caption in PLOT_FILES if key in d.analysis_artifacts]
     notes = missing_notes(d)
     if plots or notes:
@@ -158,6 +160,27 @@ def to_markdown(d: Diagnosis) -> str:
         out.append("")
         out.extend(f"- {md(e)}" for e in d.errors)
     return "\n".join(out).rstrip() + "\n"
+
+
+def _model(d: Diagnosis) -> list[str]:
+    """The model section: its two summary lines and the parameter groups as a table."""
+    block = model_section(d)
+    if block is None:
+        return []
+    first, _ = model_lines(block)
+    bal = block["balance"]
+    out = ["## Model", "", md(first), ""]
+    out.append("| group | parameters | share |")
+    out.append("|---|---|---|")
+    for g, v in block["groups"].items():
+        out.append(f"| {g} | {v['parameters']:,} | {float(v['share']):.1%} |")
+    out.append("")
+    out.append(
+        f"Balance: **{bal['verdict']}** (embeddings {float(bal['embedding_share']):.1%}, "
+        f"vocabulary-sized matrices {float(bal['vocabulary_share']):.1%}, the rest of the model {float(bal['body_share']):.1%})."
+    )
+    out.append("")
+    return out
 
 
 def _bar(c: float, width: int = 10) -> str:

@@ -1,5 +1,5 @@
-"""Terminal output: a status line, the main loss as a sparkline with the onset marked, ranked causes
-with a confidence bar, evidence with its sources, the fix.
+"""Terminal output: a status line, the model in two lines when the run holds one, the main loss as a
+sparkline with the onset marked, ranked causes with a confidence bar, evidence with its sources, the fix.
 
 Layout rules, so it reads well at 80 columns, piped, or with ``NO_COLOR``:
 every paragraph wraps at word boundaries under a hanging indent; a source
@@ -17,7 +17,7 @@ import numpy as np
 from rich.console import Console
 from rich.text import Text
 
-from ..diagnosis import Diagnosis
+from ..diagnosis import Diagnosis, model_lines, model_section
 from ..findings import Evidence
 from ..run import Series, display_name, fmt_num, fmt_step
 from .common import axis_range, sources_line, status_word, step_text, symptom_marks
@@ -201,6 +201,10 @@ def render_text(d: Diagnosis, console: Console) -> None:
     console.print(head)
     _wrap(console, Text(d.headline()), 0)
     _wrap(console, Text(f"run: {sources_line(d)}", style="dim"), 0)
+    model = model_section(d)
+    if model is not None:
+        for i, line in enumerate(model_lines(model)):
+            _wrap(console, Text(line, style="dim"), 0, first="model: " if i == 0 else "       ")
     if d.run.series:
         console.print()
         _loss_line(d, console)

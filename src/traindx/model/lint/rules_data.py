@@ -5,8 +5,9 @@ Within each function (and the module body), statements are read in order. A
 *fit* marks the names it reads (the data) and the names it assigns (the
 transformed data) as tainted; names later computed from tainted names are
 tainted too. A split (``train_test_split``, ``random_split``, ``KFold().split``,
-``np.split``, or slicing a tainted array into a ``*train*`` name) of a tainted
-name after the fit is the finding, located at the fit.
+``np.split``, slicing a tainted array into a ``*train*`` name, or into ``*train*`` /
+``*test*`` / ``*val*`` names in a tuple) of a tainted name after the fit is the
+finding, located at the fit.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ FIT_METHODS = frozenset({"fit", "fit_transform", "fit_on_texts", "train_from_ite
 SPLITS = frozenset({"train_test_split", "random_split", "split"})
 STATS = frozenset({"mean", "std", "var", "min", "max", "amin", "amax", "nanmean", "nanstd"})
 TRAINISH = re.compile(r"train", re.IGNORECASE)
+SPLIT_NAMES = re.compile(r"train|test|val|holdout", re.IGNORECASE)
 
 
 def _scopes(ix: Index) -> list[list[ast.stmt]]:
@@ -53,6 +55,32 @@ def _flat(stmts: list[ast.stmt]) -> list[ast.stmt]:
     return out
 
 
+def _slices(v: ast.expr) -> list[ast.Subscript]:
+    """The slicings an assigned value holds: ``X[:800]``, or each of ``X[:800], X[800:]`` (nested tuples and lists too)."""
+    if isinstance(v, ast.Subscript) and isinstance(v.slice, ast.Slice):
+        return [v]
+    if isinstance(v, (ast.Tuple, ast.List)):
+        return [sub for e in v.elts for sub in _slices(e)]
+    return []
+
+
+def _sliced_split(s: ast.Assign, taint: dict[str, tuple[int, str]]) -> str | None:
+    """The tainted array an assignment splits by slicing, or None.
+
+    A slice of a tainted array bound to a ``*train*`` name is a split
+    (``X_train = X[:800]``); in a tuple, a ``*test*``, ``*val*`` or ``*holdout*``
+    name says so too (``X_tr, X_test = X[:800], X[800:]``). Shifted slices bound
+    to other names (``inputs, targets = X[:-1], X[1:]``) are not a split.
+    """
+    parts = _slices(s.value)
+    hit = [b for b in (dotted(sub.value) for sub in parts) if b and b in taint]
+    if not hit:
+        return None
+    names = targets_of(s)
+    split_names = TRAINISH if isinstance(s.value, ast.Subscript) else SPLIT_NAMES
+    return hit[0] if any(split_names.search(t) for t in names) else None
+
+
 def fit_before_split(ix: Index) -> list[Finding]:
     out: list[Finding] = []
     seen: set[int] = set()
@@ -73,10 +101,10 @@ def fit_before_split(ix: Index) -> list[Finding]:
                         if line not in seen:
                             seen.add(line)
                             out.append(Finding("fit_before_split", f"{text} (line {line}) learns from the whole dataset before {snippet(c, 50)} (line {c.lineno}) splits it: the held-out data leaks into training", line))
-            if isinstance(s, ast.Assign) and isinstance(s.value, ast.Subscript):
-                base = dotted(s.value.value)
-                if base in taint and any(TRAINISH.search(t) for t in targets_of(s)) and isinstance(s.value.slice, ast.Slice):
-                    line, text = taint[base or ""]
+            if isinstance(s, ast.Assign):
+                base = _sliced_split(s, taint)
+                if base is not None:
+                    line, text = taint[base]
                     if line not in seen:
                         seen.add(line)
                         out.append(Finding("fit_before_split", f"{text} (line {line}) learns from the whole dataset before {snippet(s, 50)} (line {s.lineno}) splits it: the held-out data leaks into training", line))
