@@ -52,6 +52,7 @@ CHECK_MODULES: tuple[str, ...] = (
     "system.rank_drift",
     "outputs.degenerate",
     "ingest_checks.warnings",
+    "ingest_checks.log_warnings",
     "model.param_imbalance",
     "model.nonfinite_weights",
     "model.degenerate_weights",

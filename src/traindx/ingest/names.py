@@ -111,7 +111,35 @@ EXACT: dict[str, str] = {
     "consumed samples": "consumed_samples",
     "consumed_samples": "consumed_samples",
     "ups": "updates_per_sec",
+    # schedule quantities: what the run is fed at each step (a curriculum), not how it does
+    "seq_len": "seq_len",
+    "seqlen": "seq_len",
+    "seq_length": "seq_len",
+    "sequence_length": "seq_len",
+    "max_seq_len": "seq_len",
+    "max_seq_length": "seq_len",
+    "context_length": "seq_len",
+    "context_len": "seq_len",
+    "ctx_len": "seq_len",
+    "block_size": "seq_len",  # nanoGPT's name for the context length
+    "batch_size": "batch_size",
+    "batch size": "batch_size",
+    "global_batch_size": "batch_size",
+    "train_batch_size": "batch_size",
+    "curriculum_stage": "curriculum_stage",
+    "curriculum_level": "curriculum_stage",
+    "curriculum_phase": "curriculum_stage",
+    "curriculum_difficulty": "curriculum_stage",
+    "stage": "curriculum_stage",
+    "phase": "curriculum_stage",
+    "difficulty": "curriculum_stage",
 }
+
+# Canonical names of schedule series: values a config or a curriculum sets and switches
+# (sequence length, batch size, curriculum stage), logged beside the metrics.
+SCHEDULE: frozenset[str] = frozenset({"seq_len", "batch_size", "curriculum_stage"})
+# Prefixes of data-mixture weights (one series per source: ``mixture/web``, ``domain_weight/code``).
+SCHEDULE_PREFIXES: tuple[str, ...] = ("mixture/", "mix/", "mixture_weight/", "data_weight/", "domain_weight/", "sampling_weight/")
 
 SPLIT_TOKENS: dict[str, str] = {
     "train": "train",
@@ -219,6 +247,13 @@ def canonical(name: str, split_hint: str | None = None) -> str:
 
 def is_loss(canonical_name: str) -> bool:
     return canonical_name.startswith("loss/")
+
+
+def is_schedule(canonical_name: str) -> bool:
+    """A series a schedule sets rather than a metric the run measures (``seq_len``,
+    ``batch_size``, ``curriculum_stage``, data-mixture weights such as ``mixture/web``)."""
+    low = canonical_name.lower()
+    return low in SCHEDULE or low.startswith(SCHEDULE_PREFIXES)
 
 
 def held_out_names() -> tuple[str, ...]:

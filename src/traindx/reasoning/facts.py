@@ -1,4 +1,5 @@
-"""Facts the rules reason with, read once from the Run: the learning rate, gradients, precision."""
+"""Facts the rules reason with, read once from the Run: the learning rate, gradients, precision,
+and the schedule switches (sequence length, batch size, curriculum stage) around a divergence."""
 
 from __future__ import annotations
 
@@ -8,11 +9,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..checks.evidence import at
-from ..checks.stats import nearest_index
-from ..findings import Evidence
+from ..checks.stats import MAX_POINTS, nearest_index, smoothing_window
+from ..findings import Evidence, Symptom
+from ..ingest.names import is_schedule
 from ..run import ConfigValue, Run, Series, fmt_num, times, to_float
 
-LR_KEYS = ("peak_lr", "max_lr", "learning_rate", "lr", "base_lr", "optimizer.lr", "optim.lr", "train.lr")
+# Config keys of the learning rate, the most specific first. ``*_lr`` stands for any key whose
+# last part ends in ``_lr`` (``muon_lr``, ``optimizer.head_lr``), except the floors and starting
+# points of a schedule (LR_NOT_PEAK); with several, the largest value is the one named.
+LR_KEYS = ("peak_lr", "max_lr", "learning_rate", "lr", "base_lr", "optimizer.lr", "optim.lr", "train.lr", "*_lr")
+LR_NOT_PEAK = ("min_", "final_", "end_", "init_", "initial_", "start_", "warmup_", "eta_min")
 WARMUP_KEYS = ("warmup_steps", "warmup_iters", "lr_warmup_iters", "warmup_updates", "num_warmup_steps", "warmup_ratio", "warmup_epochs")
 OPTIMIZER_KEYS = ("optimizer", "optim", "optimizer.name", "optimizer.type", "optimizer._target_", "optimizer_type")
 FP16_KEYS = ("fp16", "amp", "use_amp", "mixed_precision", "precision", "dtype")
@@ -22,6 +28,78 @@ FP16_KEYS = ("fp16", "amp", "use_amp", "mixed_precision", "precision", "dtype")
 class LRAt:
     value: float
     evidence: Evidence
+
+
+@dataclass(frozen=True)
+class StepChange:
+    """A schedule series switching level between two logged points: ``before`` at point
+    ``index - 1``, ``after`` from point ``index`` on."""
+
+    series: Series
+    index: int
+    before: float
+    after: float
+
+    @property
+    def name(self) -> str:
+        return self.series.source_name
+
+    @property
+    def step(self) -> float:
+        return float(self.series.steps[self.index])
+
+    @property
+    def evidence(self) -> Evidence:
+        s, i = self.series, self.index
+        return Evidence(
+            f"{self.name} {fmt_num(self.before)} -> {fmt_num(self.after)} at {at(s, i)} "
+            f"({fmt_num(self.before)} at {at(s, i - 1)}, {s.where(i - 1)})",
+            s.where(i),
+            self.step,
+        )
+
+    @property
+    def text(self) -> str:
+        return f"{self.name} switched {fmt_num(self.before)} -> {fmt_num(self.after)} at {at(self.series, self.index)} ({self.series.where(self.index)})"
+
+
+def step_change(series: Series, lo: float, hi: float, *, range_share: float = 0.1, stand_out: float = 5.0, local: int = 5) -> StepChange | None:
+    """The largest level switch of ``series`` that falls between steps ``lo`` and ``hi``.
+
+    A switch between points ``k-1`` and ``k`` counts when the interval between them
+    meets ``[lo, hi]``, the jump is at least ``range_share`` (10%) of the series' range over
+    the run (smaller increments are the rungs of a ramp, the gradual schedule that
+    sequence-length warmup recommends: Li, Zhang & He 2022), and it is at least
+    ``stand_out`` (5) times every other change within ``local`` (5) points on either side
+    (a schedule holds its level between switches; a series that moves every batch, such
+    as fairseq's token-bucketed ``bsz``, has no switch to stand out).
+    """
+    f = series.finite_part()
+    n = len(f)
+    if n < 2:
+        return None
+    v, st = f.values, f.steps
+    rng = float(v.max() - v.min())
+    if rng <= 0:
+        return None
+    d = np.abs(np.diff(v))
+    best: StepChange | None = None
+    # switches between points k-1 and k with steps[k] >= lo and steps[k-1] < hi
+    k_lo = max(1, int(np.searchsorted(st, lo, side="left")))
+    k_hi = min(n - 1, int(np.searchsorted(st, hi, side="left")))
+    for k in range(k_lo, k_hi + 1):
+        i = k - 1
+        if d[i] <= 0:
+            continue
+        jump = float(d[i])
+        if jump < range_share * rng:
+            continue
+        near = np.concatenate([d[max(0, i - local) : i], d[i + 1 : i + 1 + local]])
+        if near.size and jump < stand_out * float(near.max()):
+            continue
+        if best is None or jump > abs(best.after - best.before):
+            best = StepChange(f, k, float(v[k - 1]), float(v[k]))
+    return best
 
 
 class Facts:
@@ -44,10 +122,25 @@ class Facts:
     @property
     def lr_config(self) -> tuple[float, ConfigValue] | None:
         for key in LR_KEYS:
-            got = self.run.config_number(key)
+            got = self._suffix_lr() if key == "*_lr" else self.run.config_number(key)
             if got is not None and got[0] > 0:
                 return got
         return None
+
+    def _suffix_lr(self) -> tuple[float, ConfigValue] | None:
+        """The largest positive number under a key ending in ``_lr`` that is not a floor or a start."""
+        found: list[tuple[float, str, ConfigValue]] = []
+        for key, cv in self.run.config.items():
+            last = key.rsplit(".", 1)[-1].lower()
+            if not last.endswith("_lr") or last.startswith(LR_NOT_PEAK):
+                continue
+            v = to_float(cv.value)
+            if v is not None and v > 0 and math.isfinite(v):
+                found.append((v, key, cv))
+        if not found:
+            return None
+        v, _, cv = max(found, key=lambda t: (t[0], t[1]))
+        return v, cv
 
     @property
     def lr_key(self) -> str:
@@ -125,6 +218,73 @@ class Facts:
         j = max(0, int(np.searchsorted(self.lr.steps, end, side="right")) - 1)
         a, b = float(self.lr.values[i]), float(self.lr.values[j])
         return a, b, i, j
+
+    # -- schedule switches at a divergence ------------------------------------
+    def onset_window(self, d: Symptom) -> tuple[float, float] | None:
+        """The steps a cause of divergence ``d`` may switch at to coincide with its onset.
+
+        From half the divergence check's smoothing window before the onset (the onset is
+        a change point on a rolling median, so a gradual climb is flagged up to that many
+        points after it began), but never before the loss's best point, to the next logged
+        point after the onset.
+        """
+        s = self.run.get(d.metric or "loss/train")
+        if s is None or d.data.get("onset_step") is None:
+            return None
+        fin = s.finite_part()
+        n = len(fin)
+        if n < 2:
+            return None
+        onset = int(np.searchsorted(fin.steps, float(d.data["onset_step"]), side="left"))
+        onset = min(onset, n - 1)
+        best = int(np.searchsorted(fin.steps, float(d.data.get("best_step", fin.steps[0])), side="left"))
+        m = min(n, MAX_POINTS)
+        half = max(1, (smoothing_window(m) // 2) * max(1, n // m))
+        lo = max(onset - half, min(best + 1, onset))
+        hi = min(n - 1, onset + 1)
+        return float(fin.steps[lo]), float(fin.steps[hi])
+
+    def schedule_switch(self, d: Symptom) -> StepChange | None:
+        """The largest switch of a logged schedule series (sequence length, batch size,
+        curriculum stage, mixture weight) that coincides with the onset of divergence ``d``."""
+        win = self.onset_window(d)
+        if win is None:
+            return None
+        got: list[StepChange] = []
+        for name in sorted(self.run.series):
+            s = self.run.series[name]
+            if s.step_unit != d.step_unit or not is_schedule(name):
+                continue
+            c = step_change(s, *win)
+            if c is not None:
+                got.append(c)
+        if not got:
+            return None
+        # the largest relative switch; names break ties so the answer does not depend on order
+        return max(got, key=lambda c: (abs(c.after - c.before) / max(abs(c.before), abs(c.after)), c.series.name))
+
+    def lr_step_up(self, d: Symptom) -> StepChange | None:
+        """A jump up of the logged LR (a restart, a step up) that coincides with the onset of ``d``."""
+        if self.lr is None or self.lr.step_unit != d.step_unit:
+            return None
+        win = self.onset_window(d)
+        if win is None:
+            return None
+        c = step_change(self.lr, *win)
+        return c if c is not None and c.after > c.before else None
+
+    def schedule_key(self, c: StepChange) -> str:
+        """The config key that sets switched series ``c`` (one holding its new value first),
+        else the name the log gave the series."""
+        names = {c.series.name, c.name}
+        hits = []
+        for key in sorted(self.run.config):
+            last = key.rsplit(".", 1)[-1]
+            if last in names or key in names:
+                v = to_float(self.run.config[key].value)
+                if v is not None:
+                    hits.append((v != c.after, key))
+        return min(hits)[1] if hits else c.name
 
     # -- gradients -------------------------------------------------------------
     def grad_jump(self, step: float, unit: str, *, before: int = 50, window: int = 5) -> tuple[float, Evidence] | None:
