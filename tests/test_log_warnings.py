@@ -146,3 +146,17 @@ def test_quiet_on_the_healthy_corpus_runs(corpus: Path, corpus_labels: dict[str,
 @pytest.mark.parametrize("case", sorted(p.name for p in ZOO.glob("healthy_*")))
 def test_quiet_on_the_healthy_zoo_runs(case: str) -> None:
     assert warning_symptom(traindx.diagnose([ZOO / case / "run"]).to_dict()) is None
+
+
+def test_lightning_warnings_printed_without_a_category(tmp_path: Path) -> None:
+    """Lightning 2.x prints "file.py:LINE: message" with no Warning class: still a located warning."""
+    (tmp_path / "train.log").write_text(
+        "/venv/lib/python3.11/site-packages/lightning/pytorch/trainer/connectors/data_connector.py:441: The 'train_dataloader' does not "
+        "have many workers which may be a bottleneck. Consider increasing the value of the `num_workers` argument to `num_workers=7` in "
+        "the `DataLoader` to improve performance.\n"
+        + "".join(f"step={s} loss={2.3 - s / 100:.3f}\n" for s in range(1, 40))
+    )
+    d = traindx.diagnose([tmp_path])
+    (w,) = [s for s in d.symptoms if s.id == "log_warning"]
+    assert w.severity == "low" and "DataLoader worker" in w.summary
+    assert w.evidence[0].source == "train.log:1"

@@ -425,6 +425,12 @@ SIGNATURES: tuple[_Sig, ...] = (
     _sig("interrupted", r"^(?:\w+\.)*KeyboardInterrupt\b", _const()),
     # -- warnings (low value; after everything specific)
     _sig("warning", r"\b(\w*Warning): (.+)", _warning),
+    # Lightning 2.x prints some warnings as "file.py:LINE: message", with no category
+    _sig(
+        "warning",
+        r"^\S+\.py:\d+: ((?:The '?\w+'?|.*) does not have many workers.+)",
+        lambda m, t: {"category": "PossibleUserWarning", "message": m.group(1)[:300]},
+    ),
     _sig("warning", r"^(?:\S+ )*?[|\[]? ?(WARNING|WARN)\b[\s:|\]-]+(.+)", _warning),
     # -- any other exception line printed outside a traceback block
     _sig("exception", r"^(?:> )?((?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception)): (.+)", lambda m, t: {"exc_type": m.group(1), "message": m.group(2).strip()[:300]}),

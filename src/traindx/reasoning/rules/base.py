@@ -124,4 +124,8 @@ def round_down(v: float) -> float:
 
 
 def lr_text(v: float) -> str:
-    return fmt_num(v, 2) if v >= 1e-3 else f"{v:.0e}"
+    """An LR as people write it: 0.0033, 3e-04; a second significant digit only when it has one (2.5e-04)."""
+    if v >= 1e-3:
+        return fmt_num(v, 2)
+    one = f"{v:.0e}"
+    return one if math.isclose(float(one), v, rel_tol=1e-9) else f"{v:.1e}"

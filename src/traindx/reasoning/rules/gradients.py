@@ -38,15 +38,21 @@ def exploding_gradients(ctx: Context) -> Hypothesis | None:
         explains = ctx.explained_by_divergence() if sid == "loss_divergence" else ["nan_inf"]
         if g is not None and g.data.get("kind") == "spike":
             explains = explains + ["gradient_explosion"]
+        # what set the jump off, when a schedule switched at the onset (a longer sequence, a new curriculum stage)
+        switch = f.schedule_switch(s) if sid == "loss_divergence" else None
+        trigger = ""
+        if switch is not None:
+            trigger = f"; it came with {switch.name} switching {fmt_num(switch.before)} -> {fmt_num(switch.after)} at step {fmt_step(switch.step)}, which set it off"
         return make(
             ctx,
             "exploding_gradients",
             tier=conf.HYPOTHESIS if lr_explains else conf.DIRECT,
             support=1 if jump[0] >= 100 else 0,
             explains=explains,
-            evidence=[jump[1]] + s.evidence[:1],
+            evidence=[jump[1]] + ([switch.evidence] if switch is not None else []) + s.evidence[:1],
             basis=(
                 f"the grad norm jumped {times(jump[0])} at the {'onset' if sid == 'loss_divergence' else 'first NaN'}"
+                + trigger
                 + ("; the LR reaching its high values explains that jump, so clipping treats the symptom more than the cause" if lr_explains else "")
             ),
             values={"onset": fmt_step(step)},

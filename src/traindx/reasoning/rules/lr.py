@@ -60,12 +60,6 @@ def _divergence_values(ctx: Context, info: dict, suggested: float | None) -> dic
     }
 
 
-def _lr2(v: float) -> str:
-    """An LR with its two significant digits (``lr_text`` keeps one below 1e-3: 2.5e-4 -> 2e-04)."""
-    t = lr_text(v)
-    return t if math.isclose(float(t), v, rel_tol=1e-9) else f"{v:.1e}"
-
-
 def _ratio(a: float, b: float) -> str:
     return f"{b / a:.1f}x" if a > 0 else "up from 0"
 
@@ -101,7 +95,7 @@ def switch_story(ctx: Context, info: dict, sw: StepChange, lr: float | None) -> 
             new_lr, why = round_down(lr * sw.after / sw.before), f", the LR scaled with the batch ({b}/{a}, linear scaling rule)"
         else:
             new_lr, why = round_down(lr / 3), ""
-        lower = f"lower {f.lr_key} from {_lr2(lr)} to {_lr2(new_lr)} at the switch{why}"
+        lower = f"lower {f.lr_key} from {lr_text(lr)} to {lr_text(new_lr)} at the switch{why}"
     else:
         lower = "lower the learning rate to a third of its value at the switch"
     return {
