@@ -73,3 +73,12 @@ def test_zoo_golden(case: Path, diagnoses: dict[Path, dict], update_golden: bool
         golden.write_text(text)
     assert golden.exists(), f"{golden} is missing: run pytest --update-golden and review it"
     assert golden.read_text() == text, f"diagnosis of {case.name} changed; rerun with --update-golden and review the diff"
+
+
+def test_no_quick_fix_for_a_cause_the_evidence_speaks_against(diagnoses: dict[Path, dict]) -> None:
+    """The "::::" run: mode_collapse stays listed (0.7, contradicted by the parameter balance), but its
+    "lower the LR" is not offered as a quick fix beside the architecture's."""
+    d = diagnoses[HERE / "zoo" / "embedding_heavy_colons"]
+    mc = next(c for c in d["root_causes"] if c["id"] == "mode_collapse")
+    assert mc["contradicting_evidence"] and 0.6 <= mc["confidence"] < 0.8
+    assert d["quick_fixes"] == ["Shrink the vocabulary/embedding or grow the body of the model"]

@@ -162,7 +162,8 @@ def diagnose_run(
     unexplained = sorted({s.id for s in significant if s.id not in explained})
     quick: list[str] = []
     for h in hyps:
-        if h.confidence < 0.6:
+        # a quick fix for a likely cause; not for one that evidence speaks against while it stays uncertain
+        if h.confidence < 0.6 or (h.contradicts and h.confidence < conf.COMPLETE_AT):
             continue
         q = entry(h.id).quick_fix
         if q not in quick:
