@@ -2,14 +2,15 @@
 
 The first ``HEAD_LINES`` lines are read one by one; they decide the format
 (:func:`~.detect.detect_format`) and, on a big file, the template of the fast
-path. The rest of the file goes through the fast path a chunk at a time, or
-line by line when no template fits.
+path (the dominant template and the next common ones). The rest of the file
+goes through the fast path a chunk at a time, or line by line when no
+template fits.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from ..part import Part, ReadError, Source
 from ..textio import detect_encoding, is_binary, iter_lines
@@ -20,7 +21,7 @@ from .normalize import Line, normalize
 from .reader import Reader
 from .record import Rec
 from .rules import sample_rule
-from .template import learn_template
+from .template import Template, learn_templates
 
 HEAD_LINES = 2000
 
@@ -86,7 +87,7 @@ def _read_binary(path: Path, reader: Reader, part: Part, enc: str) -> None:
     reader.set_format(fmt)
     for ln, line in head:
         reader.feed(ln, line)
-    tpl = None
+    tpls: list[Template] = []
     if rest and not reader.markdown and fastpath.ENABLED:
         samples: list[tuple[str, Line, Rec]] = []
         for _ln, line in head[:HEAD_LINES]:
@@ -96,10 +97,13 @@ def _read_binary(path: Path, reader: Reader, part: Part, enc: str) -> None:
             rec = sample_rule(norm, reader.order)
             if rec is not None:
                 samples.append((line, norm, rec))
-        tpl = learn_template(samples, len(head), reader.keras_total)
+        tpls = learn_templates(samples, len(head), reader.keras_total)
     for first, chunk in _chain(rest, chunks):
-        if tpl is not None and tpl.failures < 50:
-            fastpath.parse_chunk(chunk, first, tpl, reader, dec)
+        if tpls and tpls[0].failures >= 50:
+            tpls = []  # the dominant template stopped fitting: the rest goes line by line
+        live = [t for t in tpls if t.failures < 50]
+        if live:
+            fastpath.parse_chunk(chunk, first, live, reader, dec)
         else:
             for ln, line in lines_of(chunk, first, dec):
                 reader.feed(ln, line)

@@ -2,7 +2,8 @@
 
 :func:`learn_template` looks at the head lines that a line rule parsed, splits
 each into numbers (``NUMBER_TOKEN``) and the literal text between them, and
-takes the most common skeleton if enough lines have it. It records which
+takes the most common skeleton if enough lines have it; :func:`learn_templates`
+also takes the next common skeletons of a log whose line types interleave. It records which
 number is the step, the epoch and each series, and how to blank the literals
 (:mod:`.blanking`), checked on example lines: a template is only used when
 blanking gives back exactly the numbers the line rules read.
@@ -10,6 +11,7 @@ blanking gives back exactly the numbers the line rules read.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -53,6 +55,10 @@ class Template:
     blanker: Blanker | None = None  # the quick blanking, when it is exact on the examples
 
 
+SECOND_SHARE = 0.02  # a further template must cover this share of the head lines
+MIN_SECOND_LINES = 20
+MAX_TEMPLATES = 6
+
 _UNSAFE_LITERAL = re.compile(rb"^[\d.eE+\-\s]*$")
 
 
@@ -71,9 +77,53 @@ def _skeleton(body: str) -> tuple[tuple[str, ...], list[tuple[int, int]]] | None
 
 def learn_template(samples: list[tuple[str, Line, Rec]], n_head: int, keras_total: float | None) -> Template | None:
     """The dominant skeleton among head lines that a rule parsed, if it is safe to vectorise."""
-    counts: Counter[tuple[int, tuple[str, ...]]] = Counter()
-    first: dict[tuple[int, tuple[str, ...]], tuple[str, Line, Rec, list[tuple[int, int]]]] = {}
-    examples: dict[tuple[int, tuple[str, ...]], list[str]] = {}
+    counts, first, examples = _count(samples, keras_total)
+    if not counts:
+        return None
+    key, n = min(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    if n < max(50, n_head // 4):
+        return None
+    return _build(key, first[key], examples[key], keras_total)
+
+
+def learn_templates(
+    samples: list[tuple[str, Line, Rec]], n_head: int, keras_total: float | None, *, share: float = SECOND_SHARE, most: int = MAX_TEMPLATES
+) -> list[Template]:
+    """The dominant template (as :func:`learn_template`), then the next most common skeletons
+    that each cover at least ``share`` of the head lines, most common first; empty if no
+    template dominates. A Keras template stays alone: its epoch header is a state of its own."""
+    counts, first, examples = _count(samples, keras_total)
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    if not ranked or ranked[0][1] < max(50, n_head // 4):
+        return []
+    out: list[Template] = []
+    floor = max(MIN_SECOND_LINES, math.ceil(share * n_head))
+    for i, (key, n) in enumerate(ranked):
+        if len(out) >= most or (i and n < floor):
+            break
+        tpl = _build(key, first[key], examples[key], keras_total)
+        if tpl is None:
+            if not i:
+                return []
+            continue
+        if tpl.mode == "keras":
+            if not i:
+                return [tpl]
+            continue
+        out.append(tpl)
+    return out
+
+
+_Key = tuple[int, tuple[str, ...]]
+
+
+def _count(
+    samples: list[tuple[str, Line, Rec]], keras_total: float | None
+) -> tuple[Counter[_Key], dict[_Key, tuple[str, Line, Rec, list[tuple[int, int]]]], dict[_Key, list[str]]]:
+    """How many head lines have each skeleton, the first line of each and up to 20 examples."""
+    counts: Counter[_Key] = Counter()
+    first: dict[_Key, tuple[str, Line, Rec, list[tuple[int, int]]]] = {}
+    examples: dict[_Key, list[str]] = {}
     for raw, ln, rec in samples:
         if ln.offset < 0 or not rec.pairs or rec.within or rec.summary or not rec.keep:
             continue
@@ -92,12 +142,14 @@ def learn_template(samples: list[tuple[str, Line, Rec]], n_head: int, keras_tota
         first.setdefault(key, (raw, ln, rec, sk[1]))
         if len(examples.setdefault(key, [])) < 20:
             examples[key].append(raw[ln.offset :])
-    if not counts:
-        return None
-    key, n = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0]
-    if n < max(50, n_head // 4):
-        return None
-    raw, ln, rec, spans = first[key]
+    return counts, first, examples
+
+
+def _build(
+    key: _Key, firstline: tuple[str, Line, Rec, list[tuple[int, int]]], examples: list[str], keras_total: float | None
+) -> Template | None:
+    """The template of one skeleton, or None if it is not safe to vectorise."""
+    raw, ln, rec, spans = firstline
     body = raw[ln.offset :]
     skel = key[1]
     lits = [s.encode("utf-8") for s in skel]
@@ -152,7 +204,7 @@ def learn_template(samples: list[tuple[str, Line, Rec]], n_head: int, keras_tota
     uniq = list(dict.fromkeys(b for b in lits if b))
     literals = None
     for order in (sorted(uniq, key=lambda b: (-len(b), b)), uniq[::-1], uniq):
-        if all(_numbers_ok(ex, order) for ex in examples[key]):
+        if all(_numbers_ok(ex, order) for ex in examples):
             literals = order
             break
     if literals is None:
@@ -171,7 +223,7 @@ def learn_template(samples: list[tuple[str, Line, Rec]], n_head: int, keras_tota
         keras_total=keras_total if mode == "keras" else None,
         drop_mfu_col=drop,
         unit="epoch" if mode == "keras" else "step",
-        blanker=_quick_blanker(literals, examples[key]),
+        blanker=_quick_blanker(literals, examples),
     )
 
 
