@@ -162,6 +162,10 @@ def test_model_tools_on_the_embedding_heavy_checkpoint(server: Any) -> None:
     assert a["generative"] is True and a["head_tied"] is True
     assert any(f["id"] == "param_imbalance" and f["severity"] == "high" for f in a["findings"])
     assert a["weights"]["tensors_read"] > 0 and a["weights"]["with_nan_or_inf"] == []
+    # the same groups and verdict the diagnosis carries in its model block
+    d = ok(call(server, "diagnose", {"paths": ["embedding_heavy_colons/run"]}))
+    assert {k: v for k, v in a["balance"].items() if k != "explanation"} == d["model"]["balance"]
+    assert a["groups"] == d["model"]["groups"]
     c = ok(call(server, "count_parameters", {"path": "embedding_heavy_colons/run/model.safetensors"}))
     assert c["parameters"] == 69360 and c["by_group"]["embedding"]["parameters"] == 66048
     assert c["by_dtype_bytes"] == {"F16": 138720}

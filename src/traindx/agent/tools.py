@@ -251,24 +251,19 @@ class Toolbox:
             if spec.family == "model" and not spec.name.startswith("code_"):
                 findings.extend(spec.run(run))
         tot = m.total
-        groups = m.groups
-        emb = groups.get("embedding", 0)
-        head = groups.get("head", 0) if m.head_tied is False else 0
         imbalance = next((s for s in findings if s.id == "param_imbalance"), None)
-        body = tot - emb - groups.get("head", 0)
-        balance = {
-            "verdict": "embedding-dominated" if imbalance is not None else "balanced",
-            "embedding_share": round(emb / tot, 4) if tot else 0.0,
-            "vocabulary_share": round((emb + head) / tot, 4) if tot else 0.0,
-            "body_share": round(body / tot, 4) if tot else 0.0,
-            "explanation": imbalance.summary if imbalance is not None else "the embeddings do not dominate the parameter count (TDX801 thresholds: 50% for a generative model, 80% otherwise)",
-        }
+        balance = m.balance(imbalance.summary if imbalance is not None else None)  # the same verdict `traindx diagnose` carries
+        balance["explanation"] = (
+            imbalance.summary
+            if imbalance is not None
+            else "the embeddings do not dominate the parameter count (TDX801 thresholds: 50% for a generative model, 80% otherwise)"
+        )
         layers = list(m.layers.items())
         out: dict[str, Any] = {
             "source": m.source,
             "kind": m.kind,
             "parameters": tot,
-            "groups": {g: {"parameters": n, "share": round(n / tot, 4) if tot else 0.0} for g, n in groups.items()},
+            "groups": m.group_shares(),
             "balance": balance,
             "generative": m.generative,
             "head_tied": m.head_tied,
