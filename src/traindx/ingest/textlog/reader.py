@@ -31,6 +31,10 @@ from .tokens import SPLIT_WORDS, to_float
 BAR_WINDOW = 3  # lines between an HF dict and the tqdm bar that gives its step
 MIN_GENERIC_LINES = 3  # a stepless key must recur this often to become a series
 GENERIC_CACHE = 4096  # lines remembered by the generic extractor (logs repeat lines word for word)
+LINE_CACHE = 4096  # raw lines remembered with what normalising, the line rules and the event signatures made of them
+CACHE_ENABLED = True  # tests compare reading with and without the line cache
+
+_UNSET: Any = object()  # a slot of the line cache not filled yet
 
 _EVENT_RULES = {"generic", "epoch_summary", "epoch_block"}
 
@@ -83,11 +87,15 @@ class Reader:
         self.mem_rank: int | None = None
         self.n_records = 0
         self.generic_cache: dict[tuple[str, str | None], Rec | None] = {}
+        # raw line -> [Line, (rule Rec, text after a bar) | _UNSET, events | _UNSET]: each part
+        # depends on the text alone (and on the rule order, so a new format empties it)
+        self.line_cache: dict[str, list[Any]] = {}
 
     # -- setup ---------------------------------------------------------------
     def set_format(self, fmt: str) -> None:
         self.fmt = fmt
         self.order = rule_order(fmt)
+        self.line_cache.clear()
         self.part.format = fmt
 
     def idle(self) -> bool:
@@ -104,7 +112,16 @@ class Reader:
                 return
         if "\r" in raw:
             self._redraws(lineno, raw)
-        ln = normalize(raw)
+        slot: list[Any] | None = None
+        if CACHE_ENABLED:
+            slot = self.line_cache.get(raw)
+            if slot is None:
+                if len(self.line_cache) >= LINE_CACHE:
+                    self.line_cache.clear()
+                slot = self.line_cache[raw] = [normalize(raw), _UNSET, _UNSET]
+            ln = slot[0]
+        else:
+            ln = normalize(raw)
         text = ln.text
         if self.join_text is not None:
             if self._continue_join(lineno, text):
@@ -120,7 +137,7 @@ class Reader:
                 return
         if not text.strip():
             return
-        self._line(lineno, text, ln)
+        self._line(lineno, text, ln, slot)
 
     def _redraws(self, lineno: int, raw: str) -> None:
         """Progress-bar redraws joined by ``\\r`` before the text that is kept.
@@ -160,8 +177,17 @@ class Reader:
     def _events_allowed(self) -> bool:
         return not self.markdown or self.in_fence
 
-    def _line(self, lineno: int, text: str, ln: Line) -> None:
-        rec, after = apply_rules(text, ln.tag, self.order)
+    def _line(self, lineno: int, text: str, ln: Line, slot: list[Any] | None = None) -> None:
+        rec: Rec | None
+        if slot is None:
+            rec, after = apply_rules(text, ln.tag, self.order)
+        else:
+            # the cached Rec stays as the rules made it: the reading state gets a copy to change
+            if slot[1] is _UNSET:
+                slot[1] = apply_rules(text, ln.tag, self.order)
+            rec, after = slot[1]
+            if rec is not None:
+                rec = rec.copy()
         if rec is None and text.startswith("  ") and MEGATRON_ARG_RE.match(text) and not self.seen_step:
             m = MEGATRON_ARG_RE.match(text)
             assert m is not None
@@ -180,7 +206,13 @@ class Reader:
         if self._events_allowed() and (rec is None or rec.rule in _EVENT_RULES or (rec.bar and after)):
             # lines of a metric format never state events; text printed after a
             # progress bar on the same line gets the bar's step
-            events = line_events(after if (after and rec is not None and rec.bar) else text)
+            # which text is asked depends on the rules' answer only (``after`` is set for a bar only)
+            if slot is None:
+                events = line_events(after if (after and rec is not None and rec.bar) else text)
+            else:
+                if slot[2] is _UNSET:
+                    slot[2] = line_events(after if (after and rec is not None and rec.bar) else text)
+                events = slot[2]
         if rec is not None:
             self._record(lineno, rec, has_events=bool(events))
         for f in events:
