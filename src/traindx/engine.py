@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-from .checks.registry import all_checks
+from .checks.registry import CheckSpec, all_checks
 from .diagnosis import Diagnosis
 from .findings import Request, Symptom, severity_rank
 from .ingest.discover import Progress, discover
@@ -63,18 +64,25 @@ class Deadline:
 
 
 def run_checks(
-    run: Run, overrides: dict[str, dict[str, Any]] | None = None, *, deadline: Deadline | None = None
+    run: Run,
+    overrides: dict[str, dict[str, Any]] | None = None,
+    *,
+    deadline: Deadline | None = None,
+    select: Callable[[CheckSpec], bool] | None = None,
 ) -> tuple[list[Symptom], list[Request], list[str], list[str]]:
     """(symptoms, requests for missing signals, internal errors, codes run).
 
     With a ``deadline``, the checks not started before it passed are listed in
-    ``deadline.not_finished`` (``check TDX101 loss_divergence``).
+    ``deadline.not_finished`` (``check TDX101 loss_divergence``); ``select`` runs
+    only the checks it accepts (a family, for a tool that shows one part).
     """
     symptoms: list[Symptom] = []
     requests: list[Request] = []
     errors: list[str] = []
     ran: list[str] = []
     for spec in all_checks():
+        if select is not None and not select(spec):
+            continue
         if deadline is not None and deadline.expired("checks"):
             deadline.not_finished.append(f"check {spec.code} {spec.name}")
             continue

@@ -54,3 +54,11 @@ def fit(obj: Any, max_bytes: int = MAX_RESULT_BYTES) -> list[str]:
         del longest[keep:]
         cut[path] = (before, keep)
     return [f"{p}: {a} -> {b} items" for p, (a, b) in sorted(cut.items())]
+
+
+def capped(out: dict[str, Any]) -> dict[str, Any]:
+    """``out`` cut to fit :data:`MAX_RESULT_BYTES`, with what was cut listed under ``truncated``."""
+    notes = fit(out)
+    if notes:
+        out["truncated"] = notes
+    return out

@@ -15,30 +15,13 @@ the summary, with their located evidence.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
 
+from ..checks.gradients.layers import GLOBAL_GRAD, per_layer
 from ..run import Run, Series
 from .metrics import _num
-
-GLOBAL = ("grad_norm", "grad_norm/pre_clip", "grad_norm/post_clip")
-_DIGITS = re.compile(r"(\d+)")
-
-
-def _key(layer: str) -> tuple[tuple[int, int, str], ...]:
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in _DIGITS.split(layer))
-
-
-def layer_series(run: Run) -> list[Series]:
-    """``grad_norm/<layer>`` series, input side first; only the ``.weight`` ones when biases are logged too."""
-    out = [s for n, s in run.series.items() if n.startswith("grad_norm/") and n not in GLOBAL and len(s)]
-    weights = [s for s in out if s.name.endswith(".weight")]
-    if len(weights) >= 2:
-        out = weights
-    out.sort(key=lambda s: _key(s.name[len("grad_norm/") :]))
-    return out
 
 
 def series_summary(s: Series, *, spike_factor: float) -> dict[str, Any]:
@@ -78,9 +61,9 @@ def series_summary(s: Series, *, spike_factor: float) -> dict[str, Any]:
 
 def summarize(run: Run, *, flow_ratio: float = 1000.0, spike_factor: float = 10.0, dead_share: float = 0.9) -> dict[str, Any]:
     """The gradient flow summary of ``run`` (thresholds: see the module docstring)."""
-    layers = layer_series(run)
+    layers = per_layer(run, "grad_norm", GLOBAL_GRAD)
     out: dict[str, Any] = {"layers": [], "findings": [], "thresholds": {"flow_ratio": flow_ratio, "spike_factor": spike_factor, "dead_share": dead_share}}
-    glob = run.first(*GLOBAL)
+    glob = run.first(*GLOBAL_GRAD)
     if glob is not None and len(glob):
         out["global"] = series_summary(glob, spike_factor=spike_factor)
     for s in layers:
@@ -126,14 +109,7 @@ def summarize(run: Run, *, flow_ratio: float = 1000.0, spike_factor: float = 10.
 
 
 def _gradient_checks(run: Run) -> list[dict[str, Any]]:
-    from ..checks.registry import all_checks
+    from ..engine import run_checks
 
-    found: list[dict[str, Any]] = []
-    for spec in all_checks():
-        if spec.family != "gradients" or spec.missing(run):
-            continue
-        try:
-            found.extend(s.to_dict() for s in spec.run(run))
-        except Exception as e:  # noqa: BLE001 - a failing check is reported, the summary still returns
-            found.append({"id": spec.emits, "code": spec.code, "error": f"internal error: {type(e).__name__}: {e}"})
-    return found
+    symptoms, _, errors, _ = run_checks(run, select=lambda spec: spec.family == "gradients")
+    return [s.to_dict() for s in symptoms] + [{"error": e} for e in errors]

@@ -20,21 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from . import AgentInputError, caps
-from .paths import Roots
+from .paths import Roots, _inside
 
 MAX_SYMPTOMS = 20
 MAX_SYMPTOM_CHARS = 500
 MAX_ID_CHARS = 100
 # files the model loader reads beside the one it is given
 MODEL_SIBLINGS = (".json", ".safetensors", ".bin", ".pt", ".pth", ".ckpt")
-
-
-def _inside(child: Path, parent: Path) -> bool:
-    try:
-        child.relative_to(parent)
-        return True
-    except ValueError:
-        return False
 
 
 class Toolbox:
@@ -80,12 +72,15 @@ class Toolbox:
     # -- helpers -----------------------------------------------------------------------------
 
     def _paths(self, paths: Sequence[str] | str) -> list[Path]:
-        return self.roots.resolve_all(list(paths) if not isinstance(paths, str) else [paths], what="path")
+        return self.roots.resolve_all(paths)
 
     def _run(self, paths: Sequence[str] | str) -> Any:
+        return self._read(self._paths(paths))
+
+    def _read(self, real: list[Path]) -> Any:
+        """The run in already resolved paths (the roots' symlink scan is not repeated)."""
         from ..ingest.discover import discover
 
-        real = self._paths(paths)
         run = discover(real)
         if not run.sources and not run.config:
             reasons = "; ".join(f"{s.path}: {s.reason}" for s in run.skipped[:3])
@@ -151,10 +146,7 @@ class Toolbox:
         run = self._run(paths)
         out = extract(run, metrics, step_range, max_points)
         out["sources"] = [{"path": s.path, "reader": s.reader, "series": s.series} for s in sorted(run.sources, key=lambda s: s.path)]
-        notes = caps.fit(out)
-        if notes:
-            out["truncated"] = notes
-        return out
+        return caps.capped(out)
 
     def visualize_loss_curve(self, paths: Sequence[str], metrics: Sequence[str] | None = None) -> tuple[bytes, dict[str, Any]]:
         """(PNG bytes, {path, metrics, symptoms marked})."""
@@ -167,7 +159,7 @@ class Toolbox:
             plot_mod._mpl()
         except plot_mod.PlotUnavailable as e:
             raise AgentInputError(str(e)) from None
-        run = self._run(paths)
+        run = self._read(real)
         d = diagnose_run(run)
         folder = self._new_folder(real, "plot")
         target = folder / "loss_plot.png"
@@ -211,10 +203,11 @@ class Toolbox:
                     f"model path {given!r}: {p.name} beside it is a symlink to {p.resolve()}, outside the allowed roots ({self.roots.describe()})"
                 )
 
-    def _model(self, path: str, *, values: bool, spectra: bool = False) -> Any:
+    def _model(self, path: str, *, values: bool, spectra: bool = False, real: Path | None = None) -> Any:
         from ..model import load as mload
 
-        real = self.roots.resolve(path, what="model path")
+        if real is None:
+            real = self.roots.resolve(path, what="model path")
         self._check_model_siblings(real, path)
         source = mload.pick_source(real) if real.is_dir() else real
         display = self.roots.display(source) if source is not None else None
@@ -233,7 +226,7 @@ class Toolbox:
             "trainable": m.trainable,
             "frozen": m.frozen,
             "bytes": m.nbytes,
-            "by_group": {g: {"parameters": n, "share": round(n / tot, 4) if tot else 0.0} for g, n in m.groups.items()},
+            "by_group": m.group_shares(),
             "by_dtype_bytes": dict(m.dtypes),
             "tied": [list(p) for p in m.tied],
             "head_tied": m.head_tied,
@@ -241,15 +234,12 @@ class Toolbox:
         return out
 
     def analyze_architecture(self, path: str, spectra: bool = False) -> dict[str, Any]:
-        from ..checks.registry import all_checks
+        from ..checks.model.common import reads_the_model
+        from ..engine import run_checks
         from ..run import Run
 
         m = self._model(path, values=True, spectra=spectra)
-        run = Run(model=m)
-        findings = []
-        for spec in all_checks():
-            if spec.family == "model" and not spec.name.startswith("code_"):
-                findings.extend(spec.run(run))
+        findings = run_checks(Run(model=m), select=reads_the_model)[0]
         tot = m.total
         imbalance = next((s for s in findings if s.id == "param_imbalance"), None)
         balance = m.balance(imbalance.summary if imbalance is not None else None)  # the same verdict `traindx diagnose` carries
@@ -279,24 +269,27 @@ class Toolbox:
         if m.health is not None:
             bad = [h.name for h in m.health if h.nan or h.inf]
             out["weights"] = {"tensors_read": len(m.health), "with_nan_or_inf": bad[:20], "all_zero": [h.name for h in m.health if h.all_zero][:20]}
-        notes = caps.fit(out)
-        if notes:
-            out["truncated"] = notes
-        return out
+        return caps.capped(out)
 
     def check_gradients(self, paths: Sequence[str]) -> dict[str, Any]:
         from .gradients import summarize
 
         out = summarize(self._run(paths))
-        notes = caps.fit(out)
-        if notes:
-            out["truncated"] = notes
-        return out
+        return caps.capped(out)
 
     def profile_memory(
         self, model_or_config: str, batch_size: int | None = None, seq_len: int | None = None, dtype: str | None = None, optimizer: str | None = None, gpu_memory_gib: float | None = None
     ) -> dict[str, Any]:
-        from ..model.memory import OPTIMIZER_ALIASES, OPTIMIZER_STATES, GiB, Setup, capacity_from_run, estimate, seq_from_model, setup_from_run
+        from ..model.memory import (
+            OPTIMIZER_ALIASES,
+            OPTIMIZER_STATES,
+            GiB,
+            Setup,
+            capacity_from_run,
+            estimate,
+            seq_from_model,
+            setup_from_run,
+        )
 
         dtypes = ("fp32", "bf16", "fp16", "amp-bf16", "amp-fp16")
         if dtype is not None and dtype not in dtypes:
@@ -311,7 +304,7 @@ class Toolbox:
             if o not in OPTIMIZER_ALIASES and o not in OPTIMIZER_STATES:
                 raise AgentInputError(f"unknown optimizer {optimizer!r}; known: {', '.join(sorted(set(OPTIMIZER_ALIASES) | set(OPTIMIZER_STATES)))}")
         real = self.roots.resolve(model_or_config, what="model path")
-        m = self._model(model_or_config, values=False)
+        m = self._model(model_or_config, values=False, real=real)
         base = Setup()
         given: dict[str, str] = {}
         for key, val in (("batch_size", batch_size), ("seq_len", seq_len), ("dtype", dtype), ("optimizer", optimizer)):
@@ -415,7 +408,4 @@ class Toolbox:
         }
         if n > caps.MAX_LISTED:
             out["note"] = f"listing stopped after {caps.MAX_LISTED} entries; list a subfolder for the rest"
-        notes = caps.fit(out)
-        if notes:
-            out["truncated"] = notes
-        return out
+        return caps.capped(out)

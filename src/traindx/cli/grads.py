@@ -33,12 +33,9 @@ def layer_rows(run: Any, *, vanish: float, explode: float) -> list[dict[str, Any
     """One dict per layer with its gradient-norm figures and verdict, input side first."""
     import numpy as np
 
-    from ..checks.gradients.layers import natural_key
+    from ..checks.gradients.layers import GLOBAL_GRAD, per_layer
 
-    layers = sorted(
-        (s for n, s in run.series.items() if n.startswith("grad_norm/") and n not in ("grad_norm/pre_clip", "grad_norm/post_clip") and len(s)),
-        key=lambda s: natural_key(s.name[len("grad_norm/") :]),
-    )
+    layers = per_layer(run, "grad_norm", GLOBAL_GRAD)  # the layers the heatmap and the checks use
     medians = {}
     for s in layers:
         fin = s.values[np.isfinite(s.values)]

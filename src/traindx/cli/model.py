@@ -18,33 +18,22 @@ class Format(str, Enum):
     json = "json"
 
 
-def _bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if n < 1000 or unit == "TB":
-            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
-        n /= 1000
-    return f"{n:.1f} TB"
-
-
 def _findings(summary: Any) -> list[Any]:
-    from ..checks.registry import all_checks
+    from ..checks.model.common import reads_the_model
+    from ..engine import run_checks
     from ..run import Run
 
-    run = Run(model=summary)
-    out = []
-    for spec in all_checks():
-        if spec.family == "model" and spec.code < "TDX810":
-            out.extend(spec.run(run))
-    return out
+    return run_checks(Run(model=summary), select=reads_the_model)[0]
 
 
 def render(summary: Any, findings: list[Any], *, layers: int) -> str:
     from ..checks.model.common import count
+    from ..diagnosis import fmt_bytes
 
     m = summary
     lines = [f"{m.source} · {m.kind}"]
     tot = m.total
-    dt = ", ".join(f"{k} {_bytes(v)}" for k, v in m.dtypes.items())
+    dt = ", ".join(f"{k} {fmt_bytes(v)}" for k, v in m.dtypes.items())
     lines.append(f"parameters  {count(tot)} ({tot:,}) · {dt or 'no tensors'}")
     if m.trainable is not None:
         lines.append(f"trainable   {count(m.trainable)} · frozen {count(m.frozen or 0)}")

@@ -59,9 +59,6 @@ class ProbeConfig:
         """Everything every step: the most detail, at the most cost (bench: at most 1.3x)."""
         return replace(cls(every=1, extra_steps=(), detail="full"), **overrides)
 
-    def with_(self, **overrides: Any) -> "ProbeConfig":
-        return replace(self, **overrides)
-
     def is_cadence(self, step: int) -> bool:
         """Whether ``step`` gets the per-layer and per-module statistics."""
         return step % self.every == 0 or step in self.extra_steps

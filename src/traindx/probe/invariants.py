@@ -36,7 +36,6 @@ class ParamSeen:
 
     requires_grad: bool
     in_optimizer: bool
-    checks: int = 0
     with_grad: int = 0  # checks where the gradient was present and not all zero
 
 
@@ -140,7 +139,6 @@ class Invariants:
             if p is None:
                 p = self.params[name] = ParamSeen(requires_grad=rg, in_optimizer=in_opt)
             p.requires_grad, p.in_optimizer = rg, in_opt
-            p.checks += 1
             p.with_grad += 1 if has else 0
         if self.cadence_checks == self.frozen_after:
             self._report_frozen(step)

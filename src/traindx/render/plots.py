@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import math
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..checks.gradients.layers import GLOBAL_GRAD, natural_key
 from ..diagnosis import Diagnosis
 from ..run import Run, Series, display_name, fmt_num, fmt_step
 from .common import (
@@ -54,7 +54,6 @@ SEVERITY_COLORS = {"critical": "#c92a2a", "high": "#e8590c", "medium": "#e0a100"
 NONFINITE_COLOR = "#e03131"
 BEST_COLOR = "#2b8a3e"
 
-GLOBAL_GRAD = ("grad_norm", "grad_norm/pre_clip", "grad_norm/post_clip")
 CLIP_KEYS = ("max_grad_norm", "grad_clip", "clip_grad", "clip_grad_norm", "gradient_clip_val", "gradient_clipping", "clip_norm", "max_norm")
 MEMORY_PREFIXES = ("memory/", "mem/", "mem_", "gpu_mem", "memory_", "rss")
 TIME_SERIES = ("step_time", "step_time_ms", "epoch_time", "data_wait", "data_time", "throughput", "samples_per_sec", "iters_per_sec", "tflops_per_gpu", "updates_per_sec")
@@ -445,13 +444,10 @@ def plot_grad_norm(d: Diagnosis, path: Path) -> bool:
 
 
 def layer_series(run: Run, prefix: str = "grad_norm") -> list[Series]:
-    """``<prefix>/<layer>`` series, the input side first (natural order of the layer names)."""
-
-    def key(name: str) -> tuple:
-        return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", name))
-
+    """``<prefix>/<layer>`` series, the input side first (natural order of the layer names); biases
+    included, unlike the checks' :func:`~traindx.checks.gradients.layers.per_layer`: the heatmap shows every row."""
     out = [s for n, s in run.series.items() if n.startswith(prefix + "/") and n not in GLOBAL_GRAD and len(s)]
-    out.sort(key=lambda s: key(s.name[len(prefix) + 1 :]))
+    out.sort(key=lambda s: natural_key(s.name[len(prefix) + 1 :]))
     return out
 
 

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from ...findings import Evidence, Symptom
 from ...run import CodeFact, Run
 
 _VALUE = re.compile(r"\(value (-?[0-9.]+(?:e[+-]?\d+)?)\)", re.IGNORECASE)
+
+
+def reads_the_model(spec: Any) -> bool:
+    """The model family's checks of the weights and parameter counts (TDX801-809), not the code lint
+    (TDX810-826) nor what the probe saw (TDX827): what ``traindx model`` and the MCP model tools run."""
+    return spec.family == "model" and spec.code < "TDX810"
 
 
 def facts(run: Run, *kinds: str) -> list[CodeFact]:

@@ -6,8 +6,8 @@ evidence: the module and operation that produced the first NaN
 held it), gradients carried across optimizer steps (``missing_zero_grad``),
 parameters that the optimizer step leaves unchanged or that never receive a
 gradient (``no_parameter_update``), training in eval mode
-(``eval_mode_bug``), and ranks whose weights drift apart (``rank_desync``,
-registered only when the catalog has an entry for it).
+(``eval_mode_bug``). Ranks whose weights drift apart (``rank_drift``) are a
+symptom without a cause in the catalog yet: the diagnosis lists it as unexplained.
 
 Each function wraps the rule already registered for its cause (see
 ``rules/model.py``): the existing rule runs first; the probe's evidence
@@ -22,9 +22,8 @@ from dataclasses import replace
 from ...findings import Hypothesis, Symptom
 from ...run import fmt_step
 from .. import confidence as conf
-from ..catalog import catalog
-from .base import Context, make, rule
-from .model import _extend
+from .base import Context, make
+from .model import _extend, _stalls
 
 # fixes for the operations that most often produce the first NaN or inf
 OP_FIXES: dict[str, str] = {
@@ -177,7 +176,7 @@ def no_parameter_update_seen(ctx: Context, h: Hypothesis | None) -> Hypothesis |
     f = ctx.sym("frozen_params")
     if p is None and f is None:
         return h
-    stalls = [s for s in (ctx.sym(sid) for sid in ("loss_plateau", "slow_convergence")) if s is not None and not ctx.after_divergence(s)]
+    stalls = _stalls(ctx)
     if p is not None:
         reasons = sorted(set((p.data.get("reasons") or {}).values()))
         basis = f"the probe saw {p.data.get('count')} parameter tensors with non-zero gradients stay exactly unchanged across optimizer steps ({'; '.join(reasons) or 'unchanged'})"
@@ -237,21 +236,3 @@ def eval_mode_bug_seen(ctx: Context, h: Hypothesis | None) -> Hypothesis | None:
         basis=basis + (f"; {h.basis.split(': ', 1)[-1]}" if h is not None else ""),
         fix="Call model.train() at the start of every training epoch (or at the end of the evaluation function); freeze batch norm on purpose only by setting requires_grad=False and eval() in a train() override.",
     )
-
-
-def _rank_desync(ctx: Context) -> Hypothesis | None:
-    r = ctx.sym("rank_drift")
-    if r is None:
-        return None
-    return make(
-        ctx,
-        "rank_desync",
-        tier=conf.DIRECT,
-        explains=["rank_drift"],
-        evidence=list(r.evidence),
-        basis=f"the ranks' weight fingerprints differ by up to {float(r.data.get('max_rel_diff') or 0):.3g} (relative); rank {r.data.get('worst_rank')} is furthest from the others",
-    )
-
-
-if "rank_desync" in catalog():  # the catalog entry is what makes the cause known
-    rule("rank_desync")(_rank_desync)
