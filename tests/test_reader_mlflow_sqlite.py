@@ -122,3 +122,17 @@ def test_a_store_written_now_matches_mlflows_client_and_runs_are_chosen_by_id(tm
     assert read(db).config["mlflow.run_id"].value == ids[1]  # the latest started, by default
     with pytest.raises(ReadError, match="no live run nope"):
         mlflow_sqlite.read_run(Source(db, db.name), "nope")
+
+
+def test_a_store_in_wal_mode_is_read_without_writing_beside_it(tmp_path: Path) -> None:
+    """SQLite opened read-only still creates -shm/-wal files for a WAL-mode database: nothing may appear."""
+    db = tmp_path / "mlflow.db"
+    shutil.copy(DB, db)
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"
+    con.close()  # the last connection checkpoints and removes the -wal file; the header keeps WAL mode
+    assert db.read_bytes()[18] == 2
+    before = sorted(p.name for p in tmp_path.iterdir())
+    run = traindx.load_run(tmp_path)
+    assert "loss/train" in run.series
+    assert sorted(p.name for p in tmp_path.iterdir()) == before == ["mlflow.db"]

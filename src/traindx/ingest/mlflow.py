@@ -113,13 +113,13 @@ def read_dir(src: Source) -> list[Part]:
     for key in ("run_name", "run_id", "experiment_id", "lifecycle_stage", "user_id", "start_time", "end_time"):
         if key in meta and meta[key][0] not in ("", "null"):
             value, line = meta[key]
-            run.set_config(f"mlflow.{key}", int(value) if value.isdigit() else value, line)
+            run.set_config(f"mlflow.{key}", int(value) if value.isdecimal() else value, line)
     metric_parts = [_read_metric(key, path, src.display) for key, path in _files(root / "metrics")]
     metric_parts = [p for p in metric_parts if p.n_points or p.issues]
     status_name = ""
     if "status" in meta:
         raw, line = meta["status"]
-        status_name = STATUS.get(int(raw), raw) if raw.isdigit() else raw.upper()
+        status_name = STATUS.get(int(raw), raw) if raw.isdecimal() else raw.upper()
         run.set_config("mlflow.status", status_name, line)
         if status_name in FAILED_STATUS:
             last = _last_step(metric_parts)
@@ -167,7 +167,7 @@ def _read_metric(key: str, path: Path, run_display: str) -> Part:
                         ordinal_steps = True
                     else:
                         raise ValueError
-                except ValueError:
+                except (ValueError, OverflowError):
                     bad += 1
                     if bad <= MAX_LINE_ISSUES:
                         part.issue("not a '<timestamp> <value> <step>' line; skipped", n)

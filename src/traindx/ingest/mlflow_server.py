@@ -137,6 +137,8 @@ def read_ref(ref: TrackingRef) -> list[Part]:
             return [Server(ref.uri).read_run(ref)]
         except TrackingError as e:
             raise TrackingError(f"{ref.display}: {e}") from None
+        except (AttributeError, KeyError, TypeError, ValueError, OverflowError) as e:  # an answer not shaped as MLflow's REST API
+            raise TrackingError(f"{ref.display}: unexpected answer from the server ({type(e).__name__}: {e})") from None
     path = local_path(ref.uri)
     if path is None or not path.exists():
         raise TrackingError(f"{ref.uri}: no such MLflow store (a http(s):// server, sqlite:///path/mlflow.db, or an mlruns folder)")

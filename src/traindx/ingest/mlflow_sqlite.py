@@ -41,7 +41,13 @@ def sniff(path: Path, head: bytes) -> float:
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    uri = f"{path.resolve().as_uri()}?mode=ro"
+    # Read-only is not enough for a database in WAL mode: SQLite would still create -shm and -wal files
+    # beside it. With no -wal file present nothing is writing to it, so it is opened as immutable.
+    with open(path, "rb") as f:
+        head = f.read(20)
+    wal_mode = len(head) == 20 and head[18] == 2
+    immutable = wal_mode and not Path(f"{path}-wal").exists()
+    uri = f"{path.resolve().as_uri()}?mode=ro" + ("&immutable=1" if immutable else "")
     try:
         con = sqlite3.connect(uri, uri=True)
         con.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
@@ -144,8 +150,16 @@ def _read_metrics(con: sqlite3.Connection, part: Part, run_id: str) -> None:
         f"SELECT key, step, value, {nan_col} FROM metrics WHERE run_uuid = ? ORDER BY key, step, timestamp",
         (run_id,),
     )
+    bad = 0
     for key, step, value, is_nan in rows:
-        v = _value(value, is_nan)
+        try:  # SQLite lets any column hold text: a row that is not numbers is skipped
+            v = _value(value, is_nan)
+            s = float(step or 0)
+        except (TypeError, ValueError, OverflowError):
+            bad += 1
+            continue
         if v is None:
             continue
-        part.point(key, float(step or 0), v, 0)
+        part.point(key, s, v, 0)
+    if bad:
+        part.issue(f"{bad} metric row(s) whose value or step is not a number were skipped")

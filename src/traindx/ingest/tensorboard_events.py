@@ -259,7 +259,7 @@ class EventReader:
         try:
             if not self._fast(buf, s, e):
                 self._generic(buf, s, e)
-        except (Malformed, IndexError, struct.error):
+        except (Malformed, IndexError, struct.error, ValueError, OverflowError):  # ValueError: int() of a NaN tensor value
             self.malformed += 1
 
     def _fast(self, buf: bytes, s: int, e: int) -> bool:

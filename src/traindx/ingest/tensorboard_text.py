@@ -54,7 +54,7 @@ def _parse_text(body: str) -> dict[str, Any] | None:
     if body.startswith("{"):
         try:
             got = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             got = None
         if isinstance(got, dict) and got:
             return got
@@ -87,7 +87,7 @@ def _call_kwargs(body: str) -> dict[str, Any] | None:
     """The keyword arguments of ``Namespace(a=1, b='x')`` as literals (parsed, never evaluated)."""
     try:
         node = ast.parse(body, mode="eval").body
-    except (SyntaxError, ValueError, RecursionError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # the parser runs out of memory on some nested input
         return None
     if not isinstance(node, ast.Call):
         return None

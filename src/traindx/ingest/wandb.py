@@ -85,7 +85,7 @@ def read(src: Source) -> Part:
     if reader.malformed:
         part.issue(f"{reader.malformed} of {reader.records} records could not be decoded and were skipped")
     consumer = reader.header.get("min_consumer", "")
-    if consumer and consumer.split(".")[0].isdigit() and int(consumer.split(".")[0]) >= 1:
+    if consumer and consumer.split(".")[0].isdecimal() and int(consumer.split(".")[0]) >= 1:
         part.issue(f"written for readers of version {consumer} or later; read with the record layout of wandb 0.x, values may be missing")
     reader.finish()
     version = reader.header.get("producer", "").split("+")[0]

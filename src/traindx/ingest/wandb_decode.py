@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import struct
 from array import array
 from typing import Any
 
@@ -52,7 +53,7 @@ def _number(raw: str) -> Any:
         pass
     try:
         return json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested deeper than Python's stack
         return raw
 
 
@@ -60,7 +61,7 @@ def _json(raw: str) -> Any:
     """A value_json with its JSON type kept (config and summary values)."""
     try:
         return json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested deeper than Python's stack
         return raw
 
 
@@ -204,7 +205,7 @@ class RecordReader:
                     self._header(buf, v)
                 elif fn == 23:
                     self.preempted = True
-        except (Malformed, IndexError, UnicodeDecodeError):
+        except (Malformed, IndexError, UnicodeDecodeError, struct.error, OverflowError):
             self.malformed += 1
 
     def _history(self, buf: bytes, span: tuple[int, int]) -> None:
