@@ -160,3 +160,11 @@ def test_lightning_warnings_printed_without_a_category(tmp_path: Path) -> None:
     (w,) = [s for s in d.symptoms if s.id == "log_warning"]
     assert w.severity == "low" and "DataLoader worker" in w.summary
     assert w.evidence[0].source == "train.log:1"
+
+
+@pytest.mark.parametrize("case", ["09-nanogpt-termux-nan", "20-megatron-gpt2-bench-healthy-fp16-startup", "28-issue-apex-amp-lossscale-underflow-yolact"])
+def test_quiet_on_real_logs_whose_warnings_are_noise(corpus: Path, case: str) -> None:
+    """These real logs carry warnings (a FutureWarning, WARNING: lines, a '# Warning:' line) that do not bear on training."""
+    run = traindx.load_run(corpus / case)
+    assert run.events_of("warning"), "the log has warnings to ignore"
+    assert warning_symptom(traindx.diagnose([corpus / case]).to_dict()) is None

@@ -217,3 +217,4 @@ def test_curriculum_stage_switch_is_blended_in_not_ramped(tmp_path: Path) -> Non
     assert top["id"] == "lr_too_high"
     assert any(e["text"].startswith("stage 1 -> 2 at step 500") for e in top["evidence"])
     assert top["fix"].startswith("Blend the stage 2 data in over 100 steps (mixed with stage 1) instead of switching at step 500")
+

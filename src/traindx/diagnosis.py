@@ -178,6 +178,14 @@ def model_lines(block: dict[str, Any]) -> list[str]:
     return [first, second]
 
 
+def balance_shares(balance: dict[str, Any]) -> str:
+    """Where the parameters sit, in words (the reports put the verdict before it)."""
+    return (
+        f"embeddings {float(balance['embedding_share']):.1%}, vocabulary-sized matrices {float(balance['vocabulary_share']):.1%}, "
+        f"the rest of the model {float(balance['body_share']):.1%}"
+    )
+
+
 def clean(obj: Any) -> Any:
     """Plain JSON types; NaN/inf become None; integral floats in step-like places stay numbers."""
     if isinstance(obj, dict):

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from ..diagnosis import Diagnosis, model_lines, model_section
+from ..diagnosis import Diagnosis, balance_shares, model_lines, model_section
 from ..findings import Evidence
 from ..run import Series, display_name, fmt_num, fmt_step
 from .common import (
@@ -417,8 +417,7 @@ def _model(d: Diagnosis) -> str:
         f'<p class="model-line">{esc(first)}</p>'
         '<table class="model"><thead><tr><th>group</th><th>parameters</th><th>share</th><th></th></tr></thead>'
         f"<tbody>{rows}</tbody></table>"
-        f'<p class="balance">Balance: <b class="verdict b-{verdict}">{verdict}</b> (embeddings {float(bal["embedding_share"]):.1%}, '
-        f'vocabulary-sized matrices {float(bal["vocabulary_share"]):.1%}, the rest of the model {float(bal["body_share"]):.1%}).</p>'
+        f'<p class="balance">Balance: <b class="verdict b-{verdict}">{verdict}</b> ({esc(balance_shares(bal))}).</p>'
     )
 
 

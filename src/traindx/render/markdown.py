@@ -16,7 +16,7 @@ import re
 
 import numpy as np
 
-from ..diagnosis import Diagnosis, model_lines, model_section
+from ..diagnosis import Diagnosis, balance_shares, model_lines, model_section
 from ..run import fmt_num, fmt_step
 from .common import PLOT_FILES, missing_notes, sources_line, status_word, step_text
 
@@ -176,8 +176,7 @@ def _model(d: Diagnosis) -> list[str]:
         out.append(f"| {g} | {v['parameters']:,} | {float(v['share']):.1%} |")
     out.append("")
     out.append(
-        f"Balance: **{bal['verdict']}** (embeddings {float(bal['embedding_share']):.1%}, "
-        f"vocabulary-sized matrices {float(bal['vocabulary_share']):.1%}, the rest of the model {float(bal['body_share']):.1%})."
+        f"Balance: **{bal['verdict']}** ({balance_shares(bal)})."
     )
     out.append("")
     return out

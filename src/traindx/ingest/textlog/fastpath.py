@@ -130,12 +130,11 @@ def _careful(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, idx: np.ndar
     return _bisect(idx, tpl.k, parse)
 
 
-def parse_chunk(chunk: bytes, first: int, tpl: Template | list[Template], reader: Reader, dec: str) -> None:
+def parse_chunk(chunk: bytes, first: int, tpls: list[Template], reader: Reader, dec: str) -> None:
     """Parse a chunk: template lines in bulk, every other line through the line rules, in order.
 
     With several templates, each takes its candidates among the lines that no earlier
     template parsed."""
-    tpls = [tpl] if isinstance(tpl, Template) else list(tpl)
     buf = np.frombuffer(chunk, dtype=np.uint8)
     ends = np.flatnonzero(buf == 10)
     n = len(ends)

@@ -1,9 +1,9 @@
 """The template of the fast path: the skeleton most lines of a file share, learnt from its head.
 
-:func:`learn_template` looks at the head lines that a line rule parsed, splits
+:func:`learn_templates` looks at the head lines that a line rule parsed, splits
 each into numbers (``NUMBER_TOKEN``) and the literal text between them, and
-takes the most common skeleton if enough lines have it; :func:`learn_templates`
-also takes the next common skeletons of a log whose line types interleave. It records which
+takes the most common skeleton if enough lines have it, then the next common
+skeletons of a log whose line types interleave. It records which
 number is the step, the epoch and each series, and how to blank the literals
 (:mod:`.blanking`), checked on example lines: a template is only used when
 blanking gives back exactly the numbers the line rules read.
@@ -75,21 +75,10 @@ def _skeleton(body: str) -> tuple[tuple[str, ...], list[tuple[int, int]]] | None
     return tuple(lits), spans
 
 
-def learn_template(samples: list[tuple[str, Line, Rec]], n_head: int, keras_total: float | None) -> Template | None:
-    """The dominant skeleton among head lines that a rule parsed, if it is safe to vectorise."""
-    counts, first, examples = _count(samples, keras_total)
-    if not counts:
-        return None
-    key, n = min(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    if n < max(50, n_head // 4):
-        return None
-    return _build(key, first[key], examples[key], keras_total)
-
-
 def learn_templates(
     samples: list[tuple[str, Line, Rec]], n_head: int, keras_total: float | None, *, share: float = SECOND_SHARE, most: int = MAX_TEMPLATES
 ) -> list[Template]:
-    """The dominant template (as :func:`learn_template`), then the next most common skeletons
+    """The dominant skeleton among head lines that a rule parsed, if it is safe to vectorise, then the next most common skeletons
     that each cover at least ``share`` of the head lines, most common first; empty if no
     template dominates. A Keras template stays alone: its epoch header is a state of its own."""
     counts, first, examples = _count(samples, keras_total)

@@ -42,7 +42,7 @@ def exploding_gradients(ctx: Context) -> Hypothesis | None:
         switch = f.schedule_switch(s) if sid == "loss_divergence" else None
         trigger = ""
         if switch is not None:
-            trigger = f"; it came with {switch.name} switching {fmt_num(switch.before)} -> {fmt_num(switch.after)} at step {fmt_step(switch.step)}, which set it off"
+            trigger = f"; it came as {switch.text}, which set it off"
         return make(
             ctx,
             "exploding_gradients",

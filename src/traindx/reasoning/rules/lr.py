@@ -137,15 +137,11 @@ def warmup_peak(ctx: Context, info: dict) -> bool:
 def scheduler_order_warning(ctx: Context) -> Evidence | None:
     """PyTorch's "Detected call of `lr_scheduler.step()` before `optimizer.step()`" warning, quoted."""
     w = ctx.sym("log_warning")
-    if w is None or not w.data.get("kinds", {}).get("scheduler_before_optimizer"):
+    kinds = list(w.data.get("kinds", {})) if w is not None else []
+    if w is None or "scheduler_before_optimizer" not in kinds:
         return None
-    from ...checks.ingest_checks.log_warnings import classify, quote
-
-    evs = [e for e in ctx.run.events_of("warning") if (classify(e) or ("",))[0] == "scheduler_before_optimizer"]
-    if not evs:
-        return None
-    times = f", {len(evs)} times" if len(evs) > 1 else ""
-    return Evidence(f"{quote(evs[0], 160)}{times}", evs[0].where, evs[0].step)
+    i = kinds.index("scheduler_before_optimizer")  # TDX902 quotes its kinds in this order, one evidence line each
+    return w.evidence[i] if i < len(w.evidence) else None
 
 
 def _amp_in_use(ctx: Context) -> bool:

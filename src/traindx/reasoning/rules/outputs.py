@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ...findings import Hypothesis
+from ...run import fmt_step
 from .. import confidence as conf
 from .base import Context, make, rule
 
@@ -63,6 +64,3 @@ def act_variance_collapse(ctx: Context) -> Hypothesis | None:
         confirm="the traindx probe's activation statistics, or the code of the layer that calls var/std",
     )
 
-
-def fmt_step(step: float) -> str:
-    return f"{step:g}"
