@@ -120,6 +120,19 @@ def series_view(s: Series, step_range: tuple[float, float] | None, max_points: i
     return view
 
 
+def resolve_names(run: Run, metrics: Sequence[str]) -> list[str]:
+    """The run's series names for the names a caller gave (aliases allowed), in order, once each;
+    an unknown name raises with the names the run has."""
+    names: list[str] = []
+    for m in metrics:
+        name = resolve_name(run, m)
+        if name is None:
+            raise unknown_metric(run, m)
+        if name not in names:
+            names.append(name)
+    return names
+
+
 def extract(run: Run, metrics: Sequence[str] | None = None, step_range: Sequence[float] | None = None, max_points: int = caps.DEFAULT_POINTS) -> dict[str, Any]:
     """The series named in ``metrics`` (all of them, up to :data:`caps.MAX_SERIES`, when None)."""
     if not 2 <= max_points <= caps.MAX_POINTS_PER_SERIES:
@@ -127,13 +140,7 @@ def extract(run: Run, metrics: Sequence[str] | None = None, step_range: Sequence
     rng = check_range(step_range)
     not_returned: list[str] = []
     if metrics:
-        names: list[str] = []
-        for m in metrics:
-            name = resolve_name(run, m)
-            if name is None:
-                raise unknown_metric(run, m)
-            if name not in names:
-                names.append(name)
+        names = resolve_names(run, metrics)
     else:
         names = sorted(n for n, s in run.series.items() if len(s))
     if len(names) > caps.MAX_SERIES:

@@ -152,7 +152,7 @@ class Toolbox:
         """(PNG bytes, {path, metrics, symptoms marked})."""
         from ..engine import diagnose_run
         from ..render import plots as plot_mod
-        from .metrics import _num, resolve_name, unknown_metric
+        from .metrics import _num, resolve_names
 
         real = self._paths(paths)
         try:
@@ -164,13 +164,7 @@ class Toolbox:
         folder = self._new_folder(real, "plot")
         target = folder / "loss_plot.png"
         if metrics:
-            chosen: list[str] = []
-            for m in metrics:
-                name = resolve_name(run, m)
-                if name is None:
-                    raise unknown_metric(run, m)
-                if name not in chosen:
-                    chosen.append(name)
+            chosen = resolve_names(run, metrics)
             if len(chosen) > 8:
                 raise AgentInputError(f"at most 8 series per plot, got {len(chosen)}")
             plot_mod.plot_metrics(d, chosen, target)

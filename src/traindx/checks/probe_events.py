@@ -33,5 +33,10 @@ def event_evidence(e: Event, prefix: str = "") -> Evidence:
     return Evidence(f"{prefix}{e.text}", e.where, e.step)
 
 
+def names_text(names: list[str], most: int = 3) -> str:
+    """The first ``most`` names, with " ..." when there are more."""
+    return ", ".join(names[:most]) + (" ..." if len(names) > most else "")
+
+
 def at_step(e: Event) -> str:
     return f"step {fmt_step(e.step)}" if e.step is not None else "an unknown step"

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .mlflow import FAILED_STATUS
 from .part import Part, ReadError, Source
 
 NAME = "mlflow_server"
@@ -49,7 +50,6 @@ RANK = 80
 TIMEOUT_S = 3.0  # per request; the health probe decides reachability well inside 10 s
 PAGE = 25000
 MAX_PAGES = 10000
-FAILED_STATUS = frozenset({"FAILED", "KILLED"})
 API = "/api/2.0/mlflow"
 MAX_FLOAT = sys.float_info.max
 

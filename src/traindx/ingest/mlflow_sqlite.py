@@ -22,13 +22,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .mlflow import FAILED_STATUS
 from .part import Part, ReadError, Source
 
 NAME = "mlflow_sqlite"
 RANK = 80
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
-FAILED_STATUS = frozenset({"FAILED", "KILLED"})
 MAX_FLOAT = sys.float_info.max
 
 

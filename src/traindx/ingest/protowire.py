@@ -85,11 +85,6 @@ def text(buf: bytes, span: Span) -> str:
     return bytes(buf[span[0] : span[1]]).decode("utf-8", errors="replace")
 
 
-def double(buf: bytes, wt: int, v: Any) -> float | None:
-    """A ``double`` field (fixed64), or None for another wire type."""
-    return F64.unpack_from(buf, v)[0] if wt == 1 else None
-
-
 def doubles(buf: bytes, wt: int, v: Any) -> list[float]:
     """The values of a repeated ``double`` field occurrence: packed (wire type 2) or one value."""
     if wt == 1:
@@ -98,15 +93,6 @@ def doubles(buf: bytes, wt: int, v: Any) -> list[float]:
         n = (v[1] - v[0]) // 8
         return list(struct.unpack_from(f"<{n}d", buf, v[0])) if n else []
     return []
-
-
-def first(buf: bytes, span: Span, number: int) -> Any:
-    """The last value of field ``number`` in a message (protobuf: the last occurrence wins), else None."""
-    found = None
-    for fn, _wt, v in fields(buf, span[0], span[1]):
-        if fn == number:
-            found = v
-    return found
 
 
 # ---------------------------------------------------------------- encoding (for the few records traindx writes)

@@ -19,15 +19,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..ingest.protowire import enc_bytes, enc_double, enc_int
+from ..ingest.tensorboard import OWN_SUFFIX, PREFIX
 from ..ingest.tensorboard_records import encode_record
+from ..ingest.tensorboard_summaries import DT_STRING
 from . import LogBackError, one, summary_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..diagnosis import Diagnosis
 
-PREFIX = "events.out.tfevents."
-SUFFIX = ".traindx"
-DT_STRING = 7
 
 
 def log(diagnosis: Diagnosis, paths: Sequence[Path]) -> str:
@@ -37,7 +36,7 @@ def log(diagnosis: Diagnosis, paths: Sequence[Path]) -> str:
     step = _last_step(diagnosis)
     now = time.time()
     host = socket.gethostname().replace("/", "_") or "host"
-    path = folder / f"{PREFIX}{int(now)}.{host}{SUFFIX}"
+    path = folder / f"{PREFIX}{int(now)}.{host}{OWN_SUFFIX}"
     texts = {"traindx/summary": summary_text(diagnosis), "traindx/report": to_markdown(diagnosis)}
     data = encode_record(enc_double(1, now) + enc_bytes(3, "brain.Event:2"))
     data += encode_record(event(now, step, texts))
@@ -85,11 +84,11 @@ def _folders(paths: Sequence[Path]) -> list[Path]:
     for root in paths:
         root = Path(root)
         if root.is_file():
-            if root.name.startswith(PREFIX) and not root.name.endswith(SUFFIX):
+            if root.name.startswith(PREFIX) and not root.name.endswith(OWN_SUFFIX):
                 found.add(root.parent.resolve())
             continue
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames[:] = sorted(n for n in dirnames if not n.startswith("."))
-            if any(fn.startswith(PREFIX) and not fn.endswith(SUFFIX) for fn in filenames):
+            if any(fn.startswith(PREFIX) and not fn.endswith(OWN_SUFFIX) for fn in filenames):
                 found.add(Path(dirpath).resolve())
     return sorted(found)

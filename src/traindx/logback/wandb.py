@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..ingest.wandb_records import MAGIC
 from . import copy_files, one
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -33,7 +34,7 @@ def _is_run_file(p: Path) -> bool:
         return False
     try:
         with open(p, "rb") as f:
-            return f.read(4) == b":W&B"
+            return f.read(len(MAGIC)) == MAGIC
     except OSError:
         return False
 

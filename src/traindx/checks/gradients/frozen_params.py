@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...findings import Symptom
 from ...run import Run
-from ..probe_events import event_evidence, probe_events, ranks_text
+from ..probe_events import event_evidence, names_text, probe_events, ranks_text
 from ..registry import check
 
 
@@ -56,9 +56,9 @@ def frozen_params(run: Run, *, min_checks: int = 2) -> list[Symptom]:
     counts = last.get("counts") or {}
     parts = []
     if disconnected:
-        parts.append(f"{counts.get('disconnected', len(disconnected))} never received a gradient ({', '.join(disconnected[:3])}{' ...' if len(disconnected) > 3 else ''})")
+        parts.append(f"{counts.get('disconnected', len(disconnected))} never received a gradient ({names_text(disconnected)})")
     if frozen_opt:
-        parts.append(f"{counts.get('frozen_in_optimizer', len(frozen_opt))} are frozen inside the optimizer ({', '.join(frozen_opt[:3])}{' ...' if len(frozen_opt) > 3 else ''})")
+        parts.append(f"{counts.get('frozen_in_optimizer', len(frozen_opt))} are frozen inside the optimizer ({names_text(frozen_opt)})")
     return [
         Symptom(
             id="frozen_params",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...findings import Symptom
 from ...run import Run
-from ..probe_events import at_step, event_evidence, probe_events, ranks_text
+from ..probe_events import at_step, event_evidence, names_text, probe_events, ranks_text
 from ..registry import check
 
 
@@ -51,7 +51,7 @@ def eval_mode_in_training(run: Run) -> list[Symptom]:
     if whole:
         summary = f"the model was in eval mode during training steps{ranks_text(evs)} (first at {at_step(first)})"
     else:
-        summary = f"{len(modules)} dropout or normalization layer{'s' if len(modules) != 1 else ''} in eval mode while the model trains{ranks_text(evs)} (at {at_step(first)}): {', '.join(modules[:3])}{' ...' if len(modules) > 3 else ''}"
+        summary = f"{len(modules)} dropout or normalization layer{'s' if len(modules) != 1 else ''} in eval mode while the model trains{ranks_text(evs)} (at {at_step(first)}): {names_text(modules)}"
     return [
         Symptom(
             id="eval_mode_in_training",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...findings import Symptom
 from ...run import Run
-from ..probe_events import at_step, event_evidence, probe_events, ranks_text
+from ..probe_events import at_step, event_evidence, names_text, probe_events, ranks_text
 from ..registry import check
 
 
@@ -54,7 +54,7 @@ def params_not_updated(run: Run) -> list[Symptom]:
             id="params_not_updated",
             code="TDX301",
             severity="critical" if params else "high",
-            summary=f"{count} parameter tensor{'s' if count != 1 else ''} with gradients were not changed by the optimizer step{ranks_text(evs)} (from {at_step(first)}): {', '.join(params[:3])}{' ...' if len(params) > 3 else ''}",
+            summary=f"{count} parameter tensor{'s' if count != 1 else ''} with gradients were not changed by the optimizer step{ranks_text(evs)} (from {at_step(first)}): {names_text(params)}",
             step=first.step,
             evidence=[event_evidence(first)],
             data={"params": params, "count": count, "reasons": first.get("reasons") or {}},
